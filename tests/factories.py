@@ -1,0 +1,96 @@
+"""Factories for test data, built through the services so audit events are real."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy.orm import Session
+
+from tracker.models import Role, Unit, UnitKind, User
+from tracker.services import directory
+
+PASSWORD = "correct-horse-battery"
+T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+_sequence = itertools.count(1)
+
+
+def make_unit(
+    session: Session,
+    *,
+    parent: Unit | None = None,
+    code: str | None = None,
+    name: str | None = None,
+    kind: UnitKind = UnitKind.SECTION,
+) -> Unit:
+    n = next(_sequence)
+    return directory.create_unit(
+        session,
+        actor=None,
+        code=code or f"U{n}",
+        name=name or f"测试科{n}",
+        name_en=f"Test section {n}",
+        kind=kind,
+        parent=parent,
+        now=T0,
+    )
+
+
+def make_user(
+    session: Session,
+    *,
+    unit: Unit,
+    role: Role = Role.STAFF,
+    email: str | None = None,
+    name: str | None = None,
+    password: str = PASSWORD,
+) -> User:
+    n = next(_sequence)
+    return directory.create_user(
+        session,
+        actor=None,
+        email=email or f"user{n}@test.example.org",
+        name=name or f"测试{n}",
+        role=role,
+        unit=unit,
+        password=password,
+        now=T0,
+    )
+
+
+@dataclass
+class Bureau:
+    root: Unit
+    legal: Unit  # 法规科: home of the admin and an inspector
+    section: Unit  # a business section with a chief and staff
+    station: Unit  # another unit, with its own chief and staff
+    users: dict[str, User] = field(default_factory=dict)
+
+    def user(self, role: Role | str) -> User:
+        return self.users[str(role)]
+
+
+def make_bureau(session: Session) -> Bureau:
+    root = make_unit(session, code="ROOT", name="区市场监督管理局", kind=UnitKind.BUREAU)
+    legal = make_unit(session, parent=root, code="LEGAL", name="法规科")
+    section = make_unit(session, parent=root, code="SEC", name="食品安全监管科")
+    station = make_unit(
+        session, parent=root, code="STA", name="仓前市场监管所", kind=UnitKind.STATION
+    )
+    bureau = Bureau(root, legal, section, station)
+    for role, unit in [
+        (Role.ADMIN, legal),
+        (Role.LEADER, root),
+        (Role.INSPECTOR, legal),
+        (Role.CHIEF, section),
+        (Role.STAFF, section),
+    ]:
+        bureau.users[str(role)] = make_user(
+            session, unit=unit, role=role, email=f"{role}@test.example.org"
+        )
+    bureau.users["other_chief"] = make_user(
+        session, unit=station, role=Role.CHIEF, email="other.chief@test.example.org"
+    )
+    session.commit()
+    return bureau

@@ -1,0 +1,116 @@
+"""合规台账 — compliance checklist and audit tracker. `create_app` builds the application."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from tracker.clock import Clock
+from tracker.config import PROJECT_ROOT, Config
+
+
+def create_app(config: object | None = None) -> Flask:
+    """Application factory: no work is done at import time, and no scheduler is started here."""
+    config = config or Config()
+    app = Flask(
+        __name__,
+        instance_path=str(Path(config.INSTANCE_PATH).resolve()),
+        template_folder=str(PROJECT_ROOT / "templates"),
+    )
+    app.config.from_object(config)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    app.extensions["tracker_clock"] = Clock(app.config["TRACKER_TIMEZONE"])
+
+    _register_extensions(app)
+    _register_blueprints(app)
+    _register_errors(app)
+    _register_template_helpers(app)
+    _register_cli(app)
+    return app
+
+
+def _register_extensions(app: Flask) -> None:
+    from tracker import models  # noqa: F401  (registers the tables on the metadata)
+    from tracker.extensions import babel, bootstrap, csrf, db, limiter, login_manager, migrate
+    from tracker.i18n import select_locale
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), compare_type=True)
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=select_locale)
+    bootstrap.init_app(app)
+    limiter.init_app(app)
+    _configure_login(app, login_manager)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        with app.app_context():
+            _configure_sqlite(db.engine)
+
+
+def _configure_login(app: Flask, login_manager: Any) -> None:
+    from flask_babel import lazy_gettext as _l
+    from sqlalchemy import select
+
+    from tracker.extensions import db
+    from tracker.models import User
+
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = _l("Please sign in to continue.")
+    login_manager.login_message_category = "info"
+    login_manager.session_protection = "basic"
+
+    @login_manager.user_loader
+    def load_user(session_token: str) -> User | None:
+        return db.session.execute(
+            select(User).where(User.session_token == session_token, User.active)
+        ).scalar_one_or_none()
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    """Make SQLite behave: foreign keys on, real transactions (so SAVEPOINT works), waits."""
+
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # pysqlite's own transaction handling breaks SAVEPOINT; SQLAlchemy emits BEGIN below.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute("PRAGMA journal_mode=WAL")  # readers do not block the writer
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN")
+
+
+def _register_blueprints(app: Flask) -> None:
+    from tracker.admin import bp as admin_bp
+    from tracker.auth import bp as auth_bp
+    from tracker.main import bp as main_bp
+
+    app.register_blueprint(main_bp)
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(admin_bp, url_prefix="/admin")
+
+
+def _register_errors(app: Flask) -> None:
+    from tracker.errors import register_error_handlers
+
+    register_error_handlers(app)
+
+
+def _register_template_helpers(app: Flask) -> None:
+    from tracker.templating import register_template_helpers
+
+    register_template_helpers(app)
+
+
+def _register_cli(app: Flask) -> None:
+    from tracker.cli import tracker_cli
+
+    app.cli.add_command(tracker_cli)

@@ -1,0 +1,105 @@
+"""Configuration read from the environment (design.md §4)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from datetime import timedelta
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_INSTANCE = PROJECT_ROOT / "instance"
+
+
+def _bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value else default
+
+
+def load_or_create_secret_key(instance_path: Path) -> str:
+    """Return SECRET_KEY from the environment, else from instance/secret_key (created once)."""
+    from_env = os.environ.get("SECRET_KEY")
+    if from_env:
+        return from_env
+    key_file = instance_path / "secret_key"
+    if key_file.exists():
+        return key_file.read_text().strip()
+    instance_path.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    # Written with owner-only permissions: the key signs sessions.
+    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key)
+    return key
+
+
+class Config:
+    """Production-shaped defaults; every value can be overridden by the environment."""
+
+    def __init__(self, instance_path: Path | None = None) -> None:
+        instance = Path(instance_path or os.environ.get("TRACKER_INSTANCE_PATH", DEFAULT_INSTANCE))
+        self.INSTANCE_PATH = str(instance)
+        self.SECRET_KEY = load_or_create_secret_key(instance)
+        self.SQLALCHEMY_DATABASE_URI = os.environ.get(
+            "DATABASE_URL", f"sqlite:///{instance / 'tracker.sqlite3'}"
+        )
+        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+        self.TRACKER_TIMEZONE = os.environ.get("TRACKER_TIMEZONE", "Asia/Shanghai")
+        self.TRACKER_SCHEDULER = _bool("TRACKER_SCHEDULER", False)
+        self.TRACKER_BASE_URL = os.environ.get("TRACKER_BASE_URL", "http://127.0.0.1:5000")
+
+        self.MAIL_SERVER = os.environ.get("MAIL_SERVER", "")
+        self.MAIL_PORT = _int("MAIL_PORT", 25)
+        self.MAIL_USERNAME = os.environ.get("MAIL_USERNAME", "")
+        self.MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD", "")
+        self.MAIL_USE_TLS = _bool("MAIL_USE_TLS", False)
+        self.MAIL_USE_SSL = _bool("MAIL_USE_SSL", False)
+        self.MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER", "tracker@localhost")
+
+        # Sessions: HttpOnly and SameSite always; Secure when served over HTTPS.
+        secure = _bool("TRACKER_SECURE_COOKIES", False)
+        self.SESSION_COOKIE_HTTPONLY = True
+        self.SESSION_COOKIE_SAMESITE = "Lax"
+        self.SESSION_COOKIE_SECURE = secure
+        self.REMEMBER_COOKIE_HTTPONLY = True
+        self.REMEMBER_COOKIE_SAMESITE = "Lax"
+        self.REMEMBER_COOKIE_SECURE = secure
+        self.REMEMBER_COOKIE_DURATION = timedelta(days=14)
+        self.PERMANENT_SESSION_LIFETIME = timedelta(hours=8)
+
+        # Sign-in lock-out: this many failures inside the window lock the account.
+        self.LOGIN_MAX_FAILURES = _int("TRACKER_LOGIN_MAX_FAILURES", 5)
+        self.LOGIN_FAILURE_WINDOW = timedelta(minutes=_int("TRACKER_LOGIN_WINDOW_MINUTES", 15))
+        self.LOGIN_LOCK_DURATION = timedelta(minutes=_int("TRACKER_LOGIN_LOCK_MINUTES", 15))
+
+        self.BABEL_DEFAULT_LOCALE = "zh_CN"
+        self.BABEL_DEFAULT_TIMEZONE = self.TRACKER_TIMEZONE
+        self.BABEL_TRANSLATION_DIRECTORIES = str(PROJECT_ROOT / "tracker" / "translations")
+        self.LANGUAGES = ["zh_CN", "en"]
+
+        self.BOOTSTRAP_SERVE_LOCAL = True
+        self.WTF_CSRF_TIME_LIMIT = None  # a form left open all morning must still submit
+        self.RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+        self.RATELIMIT_LOGIN = os.environ.get("TRACKER_RATELIMIT_LOGIN", "30 per minute")
+        self.PER_PAGE = 50
+        self.DEMO_PASSWORD = os.environ.get("TRACKER_DEMO_PASSWORD", "demo-tracker-2026")
+
+
+class TestConfig(Config):
+    """Configuration for the test suite: a database chosen by the suite, fast hashing."""
+
+    def __init__(self, instance_path: Path, database_url: str) -> None:
+        super().__init__(instance_path)
+        self.TESTING = True
+        self.SQLALCHEMY_DATABASE_URI = database_url
+        self.TRACKER_SCHEDULER = False
+        self.RATELIMIT_ENABLED = False
+        # Cheap argon2 parameters: the suite hashes hundreds of passwords.
+        self.PASSWORD_HASH_FAST = True

@@ -1,0 +1,31 @@
+"""The landing page and the health check."""
+
+from __future__ import annotations
+
+from flask import jsonify, render_template
+from flask_login import current_user
+from sqlalchemy import text
+
+from tracker.extensions import db
+from tracker.guards import public, signed_in
+from tracker.main import bp
+
+
+@bp.get("/")
+@signed_in
+def index():
+    return render_template("main/index.html", user=current_user)
+
+
+@bp.get("/healthz")
+@public
+def healthz():
+    """Liveness and database reachability, for load balancers and monitoring."""
+    try:
+        db.session.execute(text("SELECT 1"))
+        database_ok = True
+    except Exception:  # any driver error means "not reachable" here  # noqa: BLE001
+        db.session.rollback()
+        database_ok = False
+    status = 200 if database_ok else 503
+    return jsonify(status="ok" if database_ok else "degraded", database=database_ok), status
