@@ -95,6 +95,8 @@ class Config:
 class TestConfig(Config):
     """Configuration for the test suite: a database chosen by the suite, fast hashing."""
 
+    __test__ = False  # not a pytest test class, despite the name
+
     def __init__(self, instance_path: Path, database_url: str) -> None:
         super().__init__(instance_path)
         self.TESTING = True

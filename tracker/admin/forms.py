@@ -2,7 +2,7 @@
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, SelectField, StringField, SubmitField
+from wtforms import EmailField, PasswordField, SelectChoice, SelectField, StringField, SubmitField
 from wtforms.validators import DataRequired, Email, Length, Optional, Regexp
 
 from tracker.models import UnitKind
@@ -27,7 +27,9 @@ class UnitForm(FlaskForm):
     )
     name = StringField(_l("Name (Chinese)"), validators=[DataRequired(), Length(max=200)])
     name_en = StringField(_l("Name (English)"), validators=[Optional(), Length(max=200)])
-    kind = SelectField(_l("Kind"), choices=[(k.value, v) for k, v in UNIT_KIND_LABELS.items()])
+    kind = SelectField(
+        _l("Kind"), choices=[SelectChoice(k.value, v) for k, v in UNIT_KIND_LABELS.items()]
+    )
     parent_id = SelectField(_l("Parent unit"), coerce=int, validators=[Optional()])
     submit = SubmitField(_l("Save"))
 
@@ -45,7 +47,12 @@ class UserForm(FlaskForm):
     role = SelectField(_l("Role"))
     unit_id = SelectField(_l("Unit"), coerce=int)
     locale = SelectField(
-        _l("Language"), choices=[("", _l("Browser default")), ("zh_CN", "中文"), ("en", "English")]
+        _l("Language"),
+        choices=[
+            SelectChoice("", _l("Browser default")),
+            SelectChoice("zh_CN", "中文"),
+            SelectChoice("en", "English"),
+        ],
     )
     password = PasswordField(_l("Password"), validators=[Optional(), Length(min=10, max=200)])
     submit = SubmitField(_l("Save"))

@@ -6,6 +6,7 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import or_, select
+from wtforms import SelectChoice
 
 from tracker.admin import bp
 from tracker.admin.forms import ConfirmForm, UnitForm, UserForm
@@ -20,12 +21,12 @@ from tracker.services.errors import DomainError
 
 def _unit_choices(*, include_none: bool = False, exclude: Unit | None = None) -> list:
     units = db.session.scalars(select(Unit).where(Unit.active).order_by(Unit.path)).all()
-    choices = [(0, "—")] if include_none else []
+    choices = [SelectChoice(0, "—")] if include_none else []
     for unit in units:
         if exclude is not None and unit.path.startswith(exclude.path):
             continue
         depth = unit.path.count("/") - 2
-        choices.append((unit.id, "\u3000" * depth + f"{unit.name} ({unit.code})"))
+        choices.append(SelectChoice(unit.id, "\u3000" * depth + f"{unit.name} ({unit.code})"))
     return choices
 
 
@@ -149,7 +150,7 @@ def unit_set_active(unit: Unit):
 
 
 def _role_choices() -> list:
-    return [(role.value, ROLE_LABELS[role]) for role in Role]
+    return [SelectChoice(role.value, ROLE_LABELS[role]) for role in Role]
 
 
 @bp.get("/users")

@@ -8,7 +8,7 @@ from enum import StrEnum
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from tracker.models.base import Base, UTCDateTime, utcnow
+from tracker.models.base import Base, UTCDateTime, str_enum, utcnow
 
 
 class UnitKind(StrEnum):
@@ -26,7 +26,7 @@ class Unit(Base):
     code: Mapped[str] = mapped_column(String(32), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     name_en: Mapped[str | None] = mapped_column(String(200))
-    kind: Mapped[UnitKind] = mapped_column(String(16))
+    kind: Mapped[UnitKind] = mapped_column(str_enum(UnitKind))
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("unit.id"), index=True)
     # Materialised path of ids ("/1/4/"): sub-unit queries become one indexed prefix match.
     path: Mapped[str] = mapped_column(String(255), index=True, default="/")

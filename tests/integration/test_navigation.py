@@ -1,0 +1,62 @@
+"""Each role sees its own navigation; admin pages are admin-only; 404 comes before 403."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import signed_in_client
+from tests.helpers import nav_endpoints
+from tracker.models import Role
+
+EXPECTED_NAV = {
+    Role.ADMIN: ["main.index", "admin.units", "admin.users"],
+    Role.LEADER: ["main.index"],
+    Role.INSPECTOR: ["main.index"],
+    Role.CHIEF: ["main.index"],
+    Role.STAFF: ["main.index"],
+}
+ADMIN_PAGES = ["/admin/", "/admin/units", "/admin/units/new", "/admin/users", "/admin/users/new"]
+
+
+@pytest.mark.parametrize("role", list(Role))
+def test_each_role_sees_only_its_navigation(app, bureau, role):
+    response = signed_in_client(app, bureau.user(role)).get("/")
+    assert response.status_code == 200
+    assert nav_endpoints(response) == EXPECTED_NAV[role]
+
+
+def test_anonymous_sees_no_navigation(client):
+    assert nav_endpoints(client.get("/login")) == []
+
+
+@pytest.mark.parametrize("role", [Role.LEADER, Role.INSPECTOR, Role.CHIEF, Role.STAFF])
+def test_non_admins_get_403_on_admin_pages(app, bureau, role):
+    client = signed_in_client(app, bureau.user(role))
+    for url in ADMIN_PAGES:
+        assert client.get(url).status_code == 403, url
+    staff = bureau.user(Role.STAFF)
+    assert client.get(f"/admin/users/{staff.id}/edit").status_code == 403
+    assert client.get(f"/admin/units/{bureau.section.id}/edit").status_code == 403
+
+
+def test_missing_objects_are_404_before_403(chief_client, admin_client):
+    for client in (chief_client, admin_client):
+        assert client.get("/admin/users/999999/edit").status_code == 404
+        assert client.get("/admin/units/999999/edit").status_code == 404
+
+
+def test_admin_opens_every_admin_page(admin_client, bureau):
+    for url in [
+        *ADMIN_PAGES,
+        f"/admin/units/{bureau.section.id}/edit",
+        f"/admin/users/{bureau.user(Role.STAFF).id}/edit",
+    ]:
+        response = admin_client.get(url, follow_redirects=True)
+        assert response.status_code == 200, url
+
+
+def test_error_pages_are_translated(chief_client):
+    response = chief_client.get("/admin/users")
+    assert response.status_code == 403 and "无权访问" in response.get_data(as_text=True)
+    response = chief_client.get("/no-such-page")
+    assert response.status_code == 404 and "页面不存在" in response.get_data(as_text=True)
