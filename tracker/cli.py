@@ -126,4 +126,8 @@ def create_user(
 @click.option("--port", default=5000, show_default=True, type=int)
 def serve(host: str, port: int) -> None:
     """Development server in one process (no reloader, so background jobs run exactly once)."""
-    current_app.run(host=host, port=port, use_reloader=False, threaded=True)
+    from werkzeug.serving import run_simple
+
+    app = current_app._get_current_object()
+    click.echo(f"Serving on http://{host}:{port} (Ctrl+C to stop)")
+    run_simple(host, port, app, threaded=True, use_reloader=False)
