@@ -60,3 +60,20 @@ def test_error_pages_are_translated(chief_client):
     assert response.status_code == 403 and "无权访问" in response.get_data(as_text=True)
     response = chief_client.get("/no-such-page")
     assert response.status_code == 404 and "页面不存在" in response.get_data(as_text=True)
+
+
+def test_server_error_page_is_translated_and_rolls_back(tmp_path):
+    from tracker import create_app
+    from tracker.config import TestConfig
+
+    broken = create_app(TestConfig(tmp_path, f"sqlite:///{tmp_path / 'x.sqlite3'}"))
+    broken.testing = False  # let the 500 handler answer instead of raising into the test
+
+    @broken.get("/boom")
+    def boom():
+        raise RuntimeError("boom")
+
+    response = broken.test_client().get("/boom")
+    assert response.status_code == 500
+    text = response.get_data(as_text=True)
+    assert "服务器错误" in text and "RuntimeError" not in text
