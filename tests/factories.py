@@ -6,6 +6,7 @@ import itertools
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tracker.models import Role, Unit, UnitKind, User
@@ -94,3 +95,62 @@ def make_bureau(session: Session) -> Bureau:
     )
     session.commit()
     return bureau
+
+
+# ---------------------------------------------------------------- catalogue, calendar, cases
+
+
+def catalogue_entry(code: str | None = None, **overrides) -> dict:
+    """A valid catalogue entry (format 1) for an event requirement; override any field."""
+    n = next(_sequence)
+    entry = {
+        "code": code or f"T{chr(65 + (n // 100) % 26)}-{n % 100:02d}",
+        "family": "publicity",
+        "title_zh": f"测试要求{n}",
+        "title_en": f"Test requirement {n}",
+        "description_zh": "测试用要求。",
+        "description_en": "A requirement made by the tests.",
+        "legal_basis": "《测试规定》第一条",
+        "kind": "task",
+        "cadence": "event",
+        "trigger": "decided_on",
+        "applies_to": "all",
+        "deadline": {"type": "working_days", "days": 20},
+        "evidence_hint_zh": "截图",
+        "evidence_hint_en": "Screenshot",
+        "owners": ["case_unit"],
+    }
+    if overrides.get("cadence", "event") != "event":
+        entry.pop("trigger")
+        entry.pop("applies_to")
+        entry["deadline"] = {"type": "period_end", "working_days": 10}
+        entry["owners"] = ["kind:station"]
+    entry.update(overrides)
+    return {k: v for k, v in entry.items() if v is not None}
+
+
+def make_requirement(session: Session, code: str | None = None, **overrides):
+    """A requirement saved through the catalogue service (version 1 with its snapshot)."""
+    from tracker.models import Requirement
+    from tracker.services import catalogue
+
+    entry = catalogue.validate_entry(catalogue_entry(code, **overrides), source="factory")
+    catalogue.save_entries(session, actor=None, entries=[entry], source="factory", now=T0)
+    return session.scalar(select(Requirement).where(Requirement.code == entry["code"]))
+
+
+def seed_official_holidays(session: Session) -> None:
+    """The chinesecalendar years, as `bootstrap` loads them."""
+    from tracker.services import holidays
+
+    holidays.seed_official(session, now=T0)
+
+
+def make_case(session: Session, *, unit: Unit, decided_on, now: datetime = T0, **fields):
+    """A case registered through the service, with its event items."""
+    from tracker.services import cases
+
+    fields.setdefault("case_no", f"测试〔2026〕{next(_sequence)}号")
+    return cases.register_case(
+        session, actor=None, unit=unit, decided_on=decided_on, now=now, **fields
+    )

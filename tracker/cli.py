@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 from flask import current_app
 from flask.cli import AppGroup
-from sqlalchemy import inspect
+from sqlalchemy import func, inspect, select
 
-from tracker.clock import now
+from tracker.clock import get_clock, now
 from tracker.extensions import db
-from tracker.models import Role, UnitKind
+from tracker.models import Case, Requirement, Role, UnitKind
 from tracker.permissions import ROLE_LABELS
-from tracker.services import demo, directory
+from tracker.services import cases, catalogue, checklist, demo, directory, holidays
+from tracker.services.catalogue import CatalogueInvalid
 from tracker.services.errors import DomainError
+from tracker.services.holidays import CsvInvalid
 
 tracker_cli = AppGroup("tracker", help="合规台账 administration commands.")
 
@@ -26,21 +29,78 @@ def _fail(message: str) -> None:
 
 
 def _require_schema() -> None:
-    if not inspect(db.engine).has_table("unit"):
-        _fail("the database has no schema yet: run `flask --app wsgi db upgrade` first.")
+    tables = inspect(db.engine)
+    if not tables.has_table("unit") or not tables.has_table("checklist_item"):
+        _fail("the database schema is missing or old: run `flask --app wsgi db upgrade` first.")
+
+
+def _fail_with_lines(title: str, lines: list[str]) -> None:
+    """Report every error of an import, one per line, and exit non-zero with nothing saved."""
+    db.session.rollback()
+    click.echo(f"Error: {title}", err=True)
+    for line in lines:
+        click.echo(f"  {line}", err=True)
+    sys.exit(1)
+
+
+def _seed_holidays() -> None:
+    result = holidays.seed_official(db.session, now=now())
+    if result.years:
+        first, last = min(result.years), max(result.years)
+        click.echo(
+            f"Holiday calendar: loaded {len(result.years)} official years ({first}-{last}), "
+            f"{result.days} special days."
+        )
+    else:
+        click.echo("Holiday calendar: official years already present.")
+    if result.recompute.moved:
+        click.echo(f"Recomputed {result.recompute.moved} provisional deadlines.")
+
+
+def _load_default_catalogue() -> None:
+    # Only on first start: a re-run (every `make run`) must not undo an admin's edits.
+    present = db.session.scalar(select(func.count()).select_from(Requirement))
+    if present:
+        click.echo(
+            f"Catalogue: {present} requirements already present "
+            "(use `tracker import-catalog` to update)."
+        )
+        return
+    try:
+        result = catalogue.import_catalogue_file(
+            db.session, actor=None, path=catalogue.DEFAULT_CATALOGUE, now=now()
+        )
+    except CatalogueInvalid as error:
+        _fail_with_lines(str(error.message), error.lines())
+    click.echo(f"Catalogue: {result.summary()} ({catalogue.DEFAULT_CATALOGUE.name}).")
+
+
+def _echo_generation(result: checklist.GenerationResult, *, verbose: bool) -> None:
+    if verbose:
+        for code, (created, existing) in result.per_requirement.items():
+            click.echo(f"  {code:<6} created {created:>4}, already present {existing:>4}")
+    for code, owner, reason in result.skipped:
+        click.echo(f"  {code}: skipped owner {owner}: {reason}")
+    click.echo(
+        f"Year {result.year}: created {result.created} items, {result.existing} already present."
+    )
 
 
 @tracker_cli.command("bootstrap")
 @click.option("--demo", "with_demo", is_flag=True, help="Also create the demo bureau.")
 def bootstrap(with_demo: bool) -> None:
-    """Prepare a migrated database (idempotent); --demo adds a demo bureau and prints sign-ins."""
+    """Prepare a migrated database (idempotent): holidays, catalogue; --demo adds a demo bureau."""
     _require_schema()
+    _seed_holidays()
+    _load_default_catalogue()
+    db.session.commit()
     if with_demo:
         created = not demo.demo_present(db.session)
         password = current_app.config["DEMO_PASSWORD"]
         people = demo.create_demo_bureau(db.session, password=password, now=now())
         db.session.commit()
         click.echo("Demo bureau created." if created else "Demo bureau already present.")
+        _load_demo_work()
         click.echo(f"Demo sign-ins (password for all: {password}):")
         for person in people:
             click.echo(
@@ -131,3 +191,112 @@ def serve(host: str, port: int) -> None:
     app = current_app._get_current_object()
     click.echo(f"Serving on http://{host}:{port} (Ctrl+C to stop)")
     run_simple(host, port, app, threaded=True, use_reloader=False)
+
+
+def _load_demo_work() -> None:
+    """This year's items, and demo cases while the bureau has none (both idempotent)."""
+    instant = now()
+    result = checklist.generate_year(
+        db.session,
+        year=get_clock().local(instant).year,
+        now=instant,
+        calendar=holidays.load_calendar(db.session),
+    )
+    _echo_generation(result, verbose=False)
+    if db.session.scalar(select(func.count()).select_from(Case)):
+        return
+    registered = cases.register_demo_cases(db.session, now=instant)
+    if registered:
+        items = sum(len(r.items) for r in registered)
+        click.echo(f"Demo cases: registered {len(registered)} with {items} items.")
+
+
+@tracker_cli.command("import-catalog")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+def import_catalog(path: Path) -> None:
+    """Validate a requirement catalogue (YAML) and upsert it by code; nothing on any error."""
+    _require_schema()
+    try:
+        result = catalogue.import_catalogue_file(db.session, actor=None, path=path, now=now())
+    except CatalogueInvalid as error:
+        _fail_with_lines(str(error.message), error.lines())
+    db.session.commit()
+    click.echo(f"Catalogue {path}: {result.summary()}.")
+    for label, codes in (("created", result.created), ("updated", result.updated)):
+        if codes:
+            click.echo(f"  {label}: {', '.join(codes)}")
+
+
+@tracker_cli.command("generate")
+@click.option("--year", type=click.IntRange(2000, 2100), required=True)
+@click.option("--verbose", "-v", is_flag=True, help="Counts for every requirement.")
+def generate(year: int, verbose: bool) -> None:
+    """Create the year's periodic checklist items (idempotent)."""
+    _require_schema()
+    result = checklist.generate_year(
+        db.session, year=year, now=now(), calendar=holidays.load_calendar(db.session)
+    )
+    db.session.commit()
+    _echo_generation(result, verbose=verbose)
+
+
+@tracker_cli.group("holidays")
+def holidays_cli() -> None:
+    """The statutory holiday calendar."""
+
+
+@holidays_cli.command("status")
+def holidays_status() -> None:
+    """List the years with an official arrangement, and the provisional open items."""
+    _require_schema()
+    status = holidays.calendar_status(db.session, today=get_clock().today())
+    if not status.years:
+        click.echo("No year has an official holiday arrangement: run `tracker bootstrap`.")
+    for year in status.years:
+        click.echo(
+            f"{year.year}  {year.special_days:>3} special days "
+            f"({year.rest_days} rest, {year.workdays} make-up)  {year.version}  "
+            f"loaded {get_clock().local(year.loaded_at):%Y-%m-%d %H:%M}"
+        )
+    for year in status.missing:
+        click.echo(
+            f"{year}  not covered: deadlines reaching into it are provisional "
+            f"(load it with `tracker holidays import FILE.csv`)"
+        )
+    click.echo(f"Open items with a provisional deadline: {status.provisional_open}")
+
+
+@holidays_cli.command("import")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+def holidays_import(path: Path) -> None:
+    """Replace one year's arrangement from CSV (date,kind,name) and recompute deadlines."""
+    _require_schema()
+    try:
+        result = holidays.import_holiday_file(db.session, path=path, actor=None, now=now())
+    except CsvInvalid as error:
+        _fail_with_lines(str(error.message), error.lines())
+    db.session.commit()
+    replaced = f", replacing {result.replaced}" if result.was_covered else ""
+    click.echo(f"Imported {result.year}: {result.days} special days{replaced} ({result.version}).")
+    click.echo(
+        f"Recomputed deadlines: {result.recompute.moved} changed "
+        f"of {result.recompute.checked} open items checked."
+    )
+
+
+@tracker_cli.command("import-cases")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+def import_cases(path: Path) -> None:
+    """Register the enforcement cases of a CSV file and their items; nothing on any error."""
+    _require_schema()
+    try:
+        result = cases.import_cases_file(db.session, path=path, actor=None, now=now())
+    except CsvInvalid as error:
+        _fail_with_lines(str(error.message), error.lines())
+    db.session.commit()
+    for code, owner, reason in result.skipped:
+        click.echo(f"  {code}: skipped owner {owner}: {reason}")
+    click.echo(
+        f"Imported {result.cases} cases from {path}: created {result.items} items "
+        f"({result.created_overdue} already overdue)."
+    )

@@ -1,0 +1,127 @@
+"""Checklist items: one requirement for one unit and one period, or one case."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import (
+    Date,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Numeric,
+    String,
+    UniqueConstraint,
+    and_,
+)
+from sqlalchemy.ext.hybrid import hybrid_method
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from tracker.models.base import Base, UTCDateTime, str_enum, utcnow
+from tracker.models.case import Case
+from tracker.models.catalogue import Requirement, RequirementVersion
+from tracker.models.unit import Unit
+
+if TYPE_CHECKING:
+    from tracker.models.user import User
+
+
+class ItemStatus(StrEnum):
+    """Stored states; "overdue" is derived from the due date, never stored."""
+
+    OPEN = "open"
+    SUBMITTED = "submitted"
+    RETURNED = "returned"
+    APPROVED = "approved"
+
+
+# States in which the unit still owes the work: they can be overdue and their deadline moves.
+OWED_STATUSES = (ItemStatus.OPEN, ItemStatus.RETURNED)
+
+STATUS_LABELS = {
+    ItemStatus.OPEN: _l("Open"),
+    ItemStatus.SUBMITTED: _l("Submitted"),
+    ItemStatus.RETURNED: _l("Returned"),
+    ItemStatus.APPROVED: _l("Approved"),
+}
+
+
+def case_scope_key(case_id: int) -> str:
+    """The scope key of a case's items."""
+    return f"case:{case_id}"
+
+
+class ChecklistItem(Base):
+    __tablename__ = "checklist_item"
+    __table_args__ = (
+        # One item per requirement, unit and scope (a period code or "case:<id>"); a plain
+        # NOT NULL key works the same on every database, unlike a constraint over nullable
+        # period and case columns.
+        UniqueConstraint("requirement_id", "unit_id", "scope_key"),
+        # Items keep the rule of the version they were made with: that version must exist.
+        ForeignKeyConstraint(
+            ["requirement_id", "requirement_version"],
+            ["requirement_version.requirement_id", "requirement_version.version"],
+            name="fk_checklist_item_requirement_version",
+        ),
+        Index("ix_checklist_item_unit_status_due", "unit_id", "status", "due_date"),
+        Index("ix_checklist_item_status_due", "status", "due_date"),
+        Index("ix_checklist_item_provisional_status", "due_provisional", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    requirement_id: Mapped[int] = mapped_column(ForeignKey("requirement.id"))
+    requirement_version: Mapped[int] = mapped_column()
+    unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"))
+    period: Mapped[str | None] = mapped_column(String(8), index=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("enforcement_case.id"), index=True)
+    scope_key: Mapped[str] = mapped_column(String(32))
+    due_date: Mapped[date] = mapped_column(Date)
+    # Computed without an official holiday table for some year of the count: recomputed later.
+    due_provisional: Mapped[bool] = mapped_column(default=False)
+    due_basis_zh: Mapped[str] = mapped_column(String(500))
+    due_basis_en: Mapped[str] = mapped_column(String(500))
+    calendar_version: Mapped[str] = mapped_column(String(255))
+    status: Mapped[ItemStatus] = mapped_column(str_enum(ItemStatus), default=ItemStatus.OPEN)
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"), index=True)
+    value: Mapped[Decimal | None] = mapped_column(Numeric(14, 4))
+    # Made for a case recorded after the item's deadline had passed (e.g. a legal review that
+    # should have preceded a decision already taken): flagged for the inspectors.
+    created_overdue: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    requirement: Mapped[Requirement] = relationship()
+    unit: Mapped[Unit] = relationship()
+    case: Mapped[Case | None] = relationship()
+    assignee: Mapped[User | None] = relationship()
+    # The catalogue entry as it stood when the item was made (read-only: the two ids above own it).
+    rule_version: Mapped[RequirementVersion] = relationship(viewonly=True)
+
+    @hybrid_method
+    def is_overdue(self, today: date) -> bool:
+        """Due date passed while the unit still owes the work."""
+        return self.status in OWED_STATUSES and self.due_date < today
+
+    @is_overdue.expression
+    @classmethod
+    def _is_overdue_expression(cls, today: date) -> Any:
+        return and_(cls.status.in_([s.value for s in OWED_STATUSES]), cls.due_date < today)
+
+    def due_basis(self, locale: str) -> str:
+        """How the due date was computed, in the UI locale."""
+        return self.due_basis_en if locale.startswith("en") else self.due_basis_zh
+
+    @property
+    def scope_label(self) -> str:
+        """The period code, or the case number for case items."""
+        if self.case is not None:
+            return self.case.case_no
+        return self.period or ""
+
+    def __repr__(self) -> str:
+        return f"<ChecklistItem {self.id} req={self.requirement_id} {self.scope_key}>"
