@@ -7,25 +7,44 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from flask_babel import lazy_gettext as _l
 
-from tracker.models import Role, User
+from tracker.models import Role, Unit, User
+
+if TYPE_CHECKING:
+    from tracker.models import ChecklistItem
 
 
 class Permission(StrEnum):
     MANAGE_UNITS = "manage_units"
     MANAGE_USERS = "manage_users"
+    MANAGE_CATALOGUE = "manage_catalogue"
+    MANAGE_CALENDAR = "manage_calendar"
     VIEW_AUDIT_LOG = "view_audit_log"
+    VIEW_ITEMS = "view_items"  # the checklist, scoped to the units the user may see
+    WORK_ITEMS = "work_items"  # upload evidence, submit (object rules below narrow it)
+    ASSIGN_ITEMS = "assign_items"
+    REVIEW_ITEMS = "review_items"
+    VIEW_CASES = "view_cases"
+    REGISTER_CASES = "register_cases"
 
+
+_READ = {Permission.VIEW_ITEMS, Permission.VIEW_CASES}
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(Permission),
-    Role.LEADER: frozenset(),
-    Role.INSPECTOR: frozenset({Permission.VIEW_AUDIT_LOG}),
-    Role.CHIEF: frozenset(),
-    Role.STAFF: frozenset(),
+    Role.LEADER: frozenset(_READ),
+    Role.INSPECTOR: frozenset({*_READ, Permission.VIEW_AUDIT_LOG, Permission.REVIEW_ITEMS}),
+    Role.CHIEF: frozenset(
+        {*_READ, Permission.WORK_ITEMS, Permission.ASSIGN_ITEMS, Permission.REGISTER_CASES}
+    ),
+    Role.STAFF: frozenset({*_READ, Permission.WORK_ITEMS, Permission.REGISTER_CASES}),
 }
+
+# Roles that see every unit's items; chiefs see their unit's subtree, staff their own unit.
+BUREAU_WIDE_ROLES = frozenset({Role.ADMIN, Role.LEADER, Role.INSPECTOR})
 
 ROLE_LABELS = {
     Role.ADMIN: _l("Administrator"),
@@ -41,6 +60,39 @@ def has_permission(user: User | None, permission: Permission) -> bool:
     if user is None or not getattr(user, "is_authenticated", False) or not user.active:
         return False
     return permission in ROLE_PERMISSIONS.get(Role(user.role), frozenset())
+
+
+def sees_all_units(user: User) -> bool:
+    return Role(user.role) in BUREAU_WIDE_ROLES
+
+
+def can_see_unit(user: User, unit: Unit) -> bool:
+    """Whether the user may see objects (items, cases, evidence) of this unit."""
+    if not user.active:
+        return False
+    if sees_all_units(user):
+        return True
+    if Role(user.role) == Role.CHIEF:
+        return unit.path.startswith(user.unit.path)
+    return unit.id == user.unit_id
+
+
+def can_work_item(user: User, item: ChecklistItem) -> bool:
+    """Upload evidence to and submit the item: its unit's chief, or the staff assigned to it."""
+    if not has_permission(user, Permission.WORK_ITEMS) or not can_see_unit(user, item.unit):
+        return False
+    if Role(user.role) == Role.STAFF:
+        return item.assignee_id == user.id
+    return True
+
+
+def can_assign_item(user: User, item: ChecklistItem) -> bool:
+    return has_permission(user, Permission.ASSIGN_ITEMS) and can_see_unit(user, item.unit)
+
+
+def can_review_item(user: User, item: ChecklistItem) -> bool:
+    """Role check only; separation of duties is enforced by the review service."""
+    return has_permission(user, Permission.REVIEW_ITEMS) and can_see_unit(user, item.unit)
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,52 @@
 
 from tracker.models.audit import AuditEvent, AuditHead
 from tracker.models.base import Base
+from tracker.models.calendar import Holiday, HolidayYear
+from tracker.models.case import Case
+from tracker.models.catalogue import (
+    AppliesTo,
+    Cadence,
+    Family,
+    Requirement,
+    RequirementKind,
+    RequirementVersion,
+    Trigger,
+)
+from tracker.models.checklist import ChecklistItem, ItemStatus
+from tracker.models.evidence import Blob, Evidence, EvidenceKind
+from tracker.models.review import Comment, EvidenceRemark, Review, ReviewDecision, Submission
+from tracker.models.scheduling import JobRun, JobRunStatus
 from tracker.models.unit import Unit, UnitKind
 from tracker.models.user import Role, User
 
-__all__ = ["AuditEvent", "AuditHead", "Base", "Role", "Unit", "UnitKind", "User"]
+__all__ = [
+    "AppliesTo",
+    "AuditEvent",
+    "AuditHead",
+    "Base",
+    "Blob",
+    "Cadence",
+    "Case",
+    "ChecklistItem",
+    "Comment",
+    "Evidence",
+    "EvidenceKind",
+    "EvidenceRemark",
+    "Family",
+    "Holiday",
+    "HolidayYear",
+    "ItemStatus",
+    "JobRun",
+    "JobRunStatus",
+    "Requirement",
+    "RequirementKind",
+    "RequirementVersion",
+    "Review",
+    "ReviewDecision",
+    "Role",
+    "Submission",
+    "Trigger",
+    "Unit",
+    "UnitKind",
+    "User",
+]
