@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import click
@@ -188,9 +189,69 @@ def serve(host: str, port: int) -> None:
     """Development server in one process (no reloader, so background jobs run exactly once)."""
     from werkzeug.serving import run_simple
 
+    from tracker.jobs import start_scheduler
+
     app = current_app._get_current_object()
+    scheduler = None
+    if app.config["TRACKER_SCHEDULER"]:
+        scheduler = start_scheduler(app)
+        click.echo("Scheduler started in this process (TRACKER_SCHEDULER=on).")
     click.echo(f"Serving on http://{host}:{port} (Ctrl+C to stop)")
-    run_simple(host, port, app, threaded=True, use_reloader=False)
+    try:
+        run_simple(host, port, app, threaded=True, use_reloader=False)
+    finally:
+        if scheduler is not None:
+            scheduler.shutdown(wait=False)
+
+
+def _parse_instant(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        instant = datetime.fromisoformat(value)
+    except ValueError:
+        _fail(f"--now {value!r} is not an ISO-8601 date-time (e.g. 2026-12-01T09:00).")
+    if instant.tzinfo is None:  # a bare local time means the bureau's time zone
+        instant = instant.replace(tzinfo=get_clock().tz)
+    return instant
+
+
+@tracker_cli.command("tick")
+@click.option(
+    "--now",
+    "at",
+    default=None,
+    help="Run as of this instant (ISO-8601; local time "
+    "in the bureau's time zone unless an offset is given).",
+)
+def tick(at: str | None) -> None:
+    """One pass of every scheduled job as of an instant; prints what each did."""
+    from tracker.jobs import run_due_jobs
+
+    _require_schema()
+    instant = _parse_instant(at) or now()
+    outcomes = run_due_jobs(instant)
+    click.echo(f"Tick at {get_clock().local(instant).isoformat(timespec='minutes')}:")
+    if not outcomes:
+        click.echo("  nothing due")
+    for outcome in outcomes:
+        details = ", ".join(f"{k}={v}" for k, v in outcome.summary.items())
+        click.echo(
+            f"  {outcome.job} [{outcome.slot}]: {outcome.status}"
+            + (f" ({details})" if details else "")
+        )
+    if any(outcome.status == "failed" for outcome in outcomes):
+        sys.exit(1)
+
+
+@tracker_cli.command("scheduler")
+def scheduler_command() -> None:
+    """Run the scheduler in the foreground (production: exactly one such process)."""
+    from tracker.jobs import start_scheduler
+
+    _require_schema()
+    click.echo("Scheduler running; Ctrl+C to stop.")
+    start_scheduler(current_app._get_current_object(), blocking=True)
 
 
 def _load_demo_work() -> None:

@@ -55,6 +55,16 @@ class Config:
         self.TRACKER_SCHEDULER = _bool("TRACKER_SCHEDULER", False)
         self.TRACKER_BASE_URL = os.environ.get("TRACKER_BASE_URL", "http://127.0.0.1:5000")
 
+        # Evidence storage: a local folder by default, S3-compatible object storage when set.
+        # S3 credentials come from the standard AWS variables / boto3 chain, never from here.
+        self.TRACKER_STORAGE = os.environ.get("TRACKER_STORAGE", "local")
+        self.TRACKER_STORAGE_PATH = os.environ.get("TRACKER_STORAGE_PATH", "")
+        self.TRACKER_S3_BUCKET = os.environ.get("TRACKER_S3_BUCKET", "")
+        self.TRACKER_S3_ENDPOINT_URL = os.environ.get("TRACKER_S3_ENDPOINT_URL", "")
+        self.TRACKER_S3_REGION = os.environ.get("TRACKER_S3_REGION", "")
+        self.TRACKER_S3_PREFIX = os.environ.get("TRACKER_S3_PREFIX", "")
+        self.TRACKER_MAX_UPLOAD_MB = _int("TRACKER_MAX_UPLOAD_MB", 100)
+
         self.MAIL_SERVER = os.environ.get("MAIL_SERVER", "")
         self.MAIL_PORT = _int("MAIL_PORT", 25)
         self.MAIL_USERNAME = os.environ.get("MAIL_USERNAME", "")

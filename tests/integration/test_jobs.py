@@ -1,0 +1,92 @@
+"""The job runner: each slot runs once, across restarts and concurrent schedulers."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func, select
+
+from tracker import jobs
+from tracker.models import ChecklistItem, JobRun, JobRunStatus
+
+
+def _counting_job(calls: list, fail: bool = False) -> jobs.Job:
+    def run(_session, now):
+        calls.append(now)
+        if fail:
+            raise RuntimeError("broken job")
+        return {"n": len(calls)}
+
+    return jobs.Job("test_job", jobs.daily_at(9, 0), run)
+
+
+def local(hour: int, minute: int = 0, day: int = 1) -> datetime:
+    # 2026-12-01 hh:mm in Asia/Shanghai, expressed in UTC.
+    return datetime(2026, 12, day, hour, minute, tzinfo=UTC) - timedelta(hours=8)
+
+
+def test_job_is_not_due_before_its_hour(app, db_session):
+    calls: list = []
+    assert jobs.run_due_jobs(local(8, 59), [_counting_job(calls)]) == []
+    assert calls == []
+
+
+def test_a_slot_runs_once_however_often_ticked(app, db_session):
+    calls: list = []
+    job = _counting_job(calls)
+    first = jobs.run_due_jobs(local(9, 0), [job])
+    assert [(o.slot, o.status) for o in first] == [("2026-12-01", "done")]
+    # Later ticks the same day, e.g. after a restart: nothing runs again.
+    for minute in (1, 30):
+        again = jobs.run_due_jobs(local(10, minute), [job])
+        assert [o.status for o in again] == ["skipped"]
+    assert len(calls) == 1
+    # A process that was down all morning catches the day up once.
+    assert [o.status for o in jobs.run_due_jobs(local(15, 0, day=2), [job])] == ["done"]
+    assert len(calls) == 2
+
+
+def test_a_second_scheduler_does_not_run_a_claimed_slot(app, db_session):
+    calls: list = []
+    job = _counting_job(calls)
+    db_session.add(
+        JobRun(
+            job="test_job", slot="2026-12-01", status=JobRunStatus.RUNNING, started_at=local(9, 0)
+        )
+    )
+    db_session.commit()
+    assert [o.status for o in jobs.run_due_jobs(local(9, 5), [job])] == ["skipped"]
+    assert calls == []
+    # The holder died: after the stale period another scheduler takes the slot over.
+    assert [o.status for o in jobs.run_due_jobs(local(9, 31), [job])] == ["done"]
+    assert len(calls) == 1
+
+
+def test_a_failed_job_is_recorded_and_retried_later(app, db_session):
+    calls: list = []
+    failing = _counting_job(calls, fail=True)
+    assert [o.status for o in jobs.run_due_jobs(local(9, 0), [failing])] == ["failed"]
+    run = db_session.scalar(select(JobRun).where(JobRun.job == "test_job"))
+    assert run.status == JobRunStatus.FAILED and "broken job" in run.error
+    assert [o.status for o in jobs.run_due_jobs(local(9, 10), [failing])] == ["skipped"]
+    assert [o.status for o in jobs.run_due_jobs(local(9, 40), [failing])] == ["failed"]
+    assert len(calls) == 2
+
+
+def test_tick_command_generates_the_year_once(app, db_session):
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["tracker", "bootstrap", "--demo"]).exit_code == 0
+    before = db_session.scalar(select(func.count()).select_from(ChecklistItem))
+    result = runner.invoke(args=["tracker", "tick", "--now", "2027-01-04T01:30"])
+    assert result.exit_code == 0, result.output
+    assert "generate_items [2027-01-04]: done" in result.output
+    after = db_session.scalar(select(func.count()).select_from(ChecklistItem))
+    assert after > before  # the 2027 items now exist
+    again = runner.invoke(args=["tracker", "tick", "--now", "2027-01-04T02:00"])
+    assert "generate_items [2027-01-04]: skipped" in again.output
+    assert db_session.scalar(select(func.count()).select_from(ChecklistItem)) == after
+
+
+def test_tick_rejects_a_bad_instant(app, db_session):
+    result = app.test_cli_runner().invoke(args=["tracker", "tick", "--now", "yesterday"])
+    assert result.exit_code == 1 and "ISO-8601" in result.output
