@@ -91,11 +91,15 @@ def _configure_sqlite(engine: Engine) -> None:
 def _register_blueprints(app: Flask) -> None:
     from tracker.admin import bp as admin_bp
     from tracker.auth import bp as auth_bp
+    from tracker.cases import bp as cases_bp
+    from tracker.items import bp as items_bp
     from tracker.main import bp as main_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(admin_bp, url_prefix="/admin")
+    app.register_blueprint(cases_bp, url_prefix="/cases")
+    app.register_blueprint(items_bp, url_prefix="/items")
 
 
 def _register_errors(app: Flask) -> None:

@@ -2,4 +2,4 @@ from flask import Blueprint
 
 bp = Blueprint("admin", __name__)
 
-from tracker.admin import views  # noqa: E402,F401
+from tracker.admin import calendar_views, catalogue_views, views  # noqa: E402,F401

@@ -6,15 +6,22 @@ from flask import jsonify, render_template
 from flask_login import current_user
 from sqlalchemy import text
 
+from tracker.clock import today
 from tracker.extensions import db
 from tracker.guards import public, signed_in
 from tracker.main import bp
+from tracker.permissions import Permission, has_permission
+from tracker.services import holidays
 
 
 @bp.get("/")
 @signed_in
 def index():
-    return render_template("main/index.html", user=current_user)
+    calendar = None
+    if has_permission(current_user, Permission.MANAGE_CALENDAR):
+        # Admins are the ones who can load a missing holiday table: warn them here.
+        calendar = holidays.calendar_status(db.session, today=today())
+    return render_template("main/index.html", user=current_user, calendar=calendar)
 
 
 @bp.get("/healthz")
