@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
-from flask import abort
+from flask import abort, url_for
 from flask_login import current_user
 
 from tracker.extensions import db, login_manager
@@ -74,3 +75,12 @@ def authorize(allowed: bool) -> None:
     """403 unless the permission check passed."""
     if not allowed:
         abort(403)
+
+
+def safe_next(target: str | None, fallback: str | None = None) -> str:
+    """Only same-site relative paths are followed after a form (no open redirect)."""
+    if target:
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc and target.startswith("/") and "\\" not in target:
+            return target
+    return fallback or url_for("main.index")

@@ -104,6 +104,9 @@ class NavEntry:
 
 NAVIGATION: tuple[NavEntry, ...] = (
     NavEntry("main.index", _l("Home"), None),
+    NavEntry("cases.index", _l("Cases"), Permission.VIEW_CASES),
+    NavEntry("admin.requirements", _l("Catalogue"), Permission.MANAGE_CATALOGUE),
+    NavEntry("admin.calendar", _l("Calendar"), Permission.MANAGE_CALENDAR),
     NavEntry("admin.units", _l("Units"), Permission.MANAGE_UNITS),
     NavEntry("admin.users", _l("Users"), Permission.MANAGE_USERS),
 )

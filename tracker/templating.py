@@ -32,8 +32,14 @@ def long_datetime(value: datetime | None) -> str:
     return format_datetime(local, "d MMM y HH:mm")
 
 
+def weekday(value: date) -> str:
+    """周三 in Chinese, Wed in English (Babel's abbreviated day name)."""
+    return format_date(value, "EEE")
+
+
 def register_template_helpers(app: Flask) -> None:
     app.jinja_env.filters["long_date"] = long_date
+    app.jinja_env.filters["weekday"] = weekday
     app.jinja_env.filters["long_datetime"] = long_datetime
 
     @app.context_processor

@@ -9,13 +9,28 @@ from tests.helpers import nav_endpoints
 from tracker.models import Role
 
 EXPECTED_NAV = {
-    Role.ADMIN: ["main.index", "admin.units", "admin.users"],
-    Role.LEADER: ["main.index"],
-    Role.INSPECTOR: ["main.index"],
-    Role.CHIEF: ["main.index"],
-    Role.STAFF: ["main.index"],
+    Role.ADMIN: [
+        "main.index",
+        "cases.index",
+        "admin.requirements",
+        "admin.calendar",
+        "admin.units",
+        "admin.users",
+    ],
+    Role.LEADER: ["main.index", "cases.index"],
+    Role.INSPECTOR: ["main.index", "cases.index"],
+    Role.CHIEF: ["main.index", "cases.index"],
+    Role.STAFF: ["main.index", "cases.index"],
 }
-ADMIN_PAGES = ["/admin/", "/admin/units", "/admin/units/new", "/admin/users", "/admin/users/new"]
+ADMIN_PAGES = [
+    "/admin/",
+    "/admin/units",
+    "/admin/units/new",
+    "/admin/users",
+    "/admin/users/new",
+    "/admin/requirements",
+    "/admin/calendar",
+]
 
 
 @pytest.mark.parametrize("role", list(Role))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
@@ -12,22 +10,13 @@ from tracker.auth import bp
 from tracker.auth.forms import LanguageForm, LoginForm, PasswordChangeForm
 from tracker.clock import now
 from tracker.extensions import db, limiter
-from tracker.guards import public, signed_in
+from tracker.guards import public, safe_next, signed_in
 from tracker.i18n import SESSION_KEY
 from tracker.services import audit
 from tracker.services.auth import LockoutPolicy, SignInOutcome, authenticate, change_password
 from tracker.services.directory import set_user_locale
 from tracker.services.errors import ValidationFailed
 from tracker.templating import long_datetime
-
-
-def _safe_next(target: str | None) -> str:
-    """Only same-site relative paths are followed after sign-in (no open redirect)."""
-    if target:
-        parts = urlsplit(target)
-        if not parts.scheme and not parts.netloc and target.startswith("/") and "\\" not in target:
-            return target
-    return url_for("main.index")
 
 
 def _lockout_policy() -> LockoutPolicy:
@@ -56,7 +45,7 @@ def login():
         if result.outcome is SignInOutcome.OK:
             session.clear()  # a fresh session on sign-in (no fixation)
             login_user(result.user, remember=form.remember.data)
-            return redirect(_safe_next(form.next.data))
+            return redirect(safe_next(form.next.data))
         if result.outcome is SignInOutcome.LOCKED:
             flash(
                 _(
@@ -128,4 +117,4 @@ def language():
         if current_user.is_authenticated:
             set_user_locale(db.session, user=current_user, locale=locale, now=now())
             db.session.commit()
-    return redirect(_safe_next(form.next.data))
+    return redirect(safe_next(form.next.data))

@@ -50,6 +50,22 @@ class Cadence(StrEnum):
     EVENT = "event"
 
 
+CADENCE_LABELS = {
+    Cadence.ANNUAL: _l("Annual"),
+    Cadence.SEMIANNUAL: _l("Half-yearly"),
+    Cadence.QUARTERLY: _l("Quarterly"),
+    Cadence.MONTHLY: _l("Monthly"),
+    Cadence.ONCE: _l("Once"),
+    Cadence.EVENT: _l("Per case"),
+}
+
+KIND_LABELS = {
+    RequirementKind.TASK: _l("Task"),
+    RequirementKind.COUNT: _l("Count"),
+    RequirementKind.INDICATOR: _l("Indicator"),
+}
+
+
 class Trigger(StrEnum):
     """The date of a case an event requirement counts from."""
 
@@ -102,6 +118,14 @@ class Requirement(Base):
     @property
     def family_label(self) -> object:
         return FAMILY_LABELS[Family(self.family)]
+
+    @property
+    def cadence_label(self) -> object:
+        return CADENCE_LABELS[Cadence(self.cadence)]
+
+    @property
+    def kind_label(self) -> object:
+        return KIND_LABELS[RequirementKind(self.kind)]
 
     def title(self, locale: str) -> str:
         """The title in the UI locale."""
