@@ -23,7 +23,7 @@ from tracker.models.checklist import STATUS_LABELS
 from tracker.permissions import Permission, can_see_unit, has_permission, sees_all_units
 from tracker.services import cases as case_service
 from tracker.services.cases import CSV_COLUMNS, REQUIRED_COLUMNS, CaseInvalid
-from tracker.services.holidays import CsvInvalid, RowError, csv_rows, decode_csv
+from tracker.services.holidays import MAX_CSV_BYTES, CsvInvalid, RowError, csv_rows, decode_csv
 
 # ---------------------------------------------------------------- scope
 
@@ -307,7 +307,7 @@ def import_csv():
     if form.validate_on_submit():
         upload = form.file.data
         source = upload.filename or "upload.csv"
-        data = upload.read()  # a small file (the service refuses anything over its limit)
+        data = upload.read(MAX_CSV_BYTES + 1)  # one byte over the limit is enough to refuse it
         scope_errors: list[RowError] = []
         if not sees_all_units(current_user):
             allowed = {u.code for u in _scoped_units(current_user, active_only=True)}
