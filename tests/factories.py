@@ -154,3 +154,36 @@ def make_case(session: Session, *, unit: Unit, decided_on, now: datetime = T0, *
     return cases.register_case(
         session, actor=None, unit=unit, decided_on=decided_on, now=now, **fields
     )
+
+
+def make_item(
+    session: Session,
+    *,
+    unit: Unit,
+    requirement=None,
+    period: str = "2026",
+    now: datetime = T0,
+    **fields,
+):
+    """One periodic checklist item of `unit` (an annual task requirement unless one is given)."""
+    from tracker.models import ChecklistItem
+    from tracker.services import checklist, holidays
+
+    if requirement is None:
+        requirement = make_requirement(session, cadence="annual", owners=[unit.code])
+    deadline = checklist.item_deadline(
+        requirement.deadline_rule, calendar=holidays.load_calendar(session), period=period
+    )
+    row = checklist.item_row(
+        requirement_id=requirement.id,
+        requirement_version=requirement.version,
+        unit_id=unit.id,
+        deadline=deadline,
+        now=now,
+        today=checklist.local_today(now),
+        period=period,
+    )
+    item = ChecklistItem(**{**row, **fields})
+    session.add(item)
+    session.flush()
+    return item

@@ -63,7 +63,18 @@ class Config:
         self.TRACKER_S3_ENDPOINT_URL = os.environ.get("TRACKER_S3_ENDPOINT_URL", "")
         self.TRACKER_S3_REGION = os.environ.get("TRACKER_S3_REGION", "")
         self.TRACKER_S3_PREFIX = os.environ.get("TRACKER_S3_PREFIX", "")
-        self.TRACKER_MAX_UPLOAD_MB = _int("TRACKER_MAX_UPLOAD_MB", 100)
+        self.TRACKER_MAX_UPLOAD_MB = _int("TRACKER_MAX_UPLOAD_MB", 100)  # per file
+        self.TRACKER_MAX_FILES_PER_UPLOAD = _int("TRACKER_MAX_FILES_PER_UPLOAD", 10)
+        # The whole request: every file at its limit plus room for the form fields. A single file
+        # over TRACKER_MAX_UPLOAD_MB is refused by the upload pipeline itself (413 with its name).
+        self.MAX_CONTENT_LENGTH = (
+            (self.TRACKER_MAX_UPLOAD_MB * self.TRACKER_MAX_FILES_PER_UPLOAD + 1) * 1024 * 1024
+        )
+
+        # Checklist traffic lights: red once overdue by more than the grace (working days),
+        # yellow when due within the next N working days.
+        self.TRACKER_DUE_SOON_WORKING_DAYS = _int("TRACKER_DUE_SOON_WORKING_DAYS", 3)
+        self.TRACKER_OVERDUE_GRACE_WORKING_DAYS = _int("TRACKER_OVERDUE_GRACE_WORKING_DAYS", 0)
 
         self.MAIL_SERVER = os.environ.get("MAIL_SERVER", "")
         self.MAIL_PORT = _int("MAIL_PORT", 25)

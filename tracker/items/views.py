@@ -8,6 +8,9 @@ from flask_login import current_user
 from tracker.clock import today
 from tracker.guards import requires
 from tracker.items import bp
+from tracker.items.evidence_views import evidence_panel
+from tracker.items.list_views import assign_panel
+from tracker.items.workflow_views import workflow_panel
 from tracker.models import ChecklistItem
 from tracker.models.checklist import STATUS_LABELS
 from tracker.permissions import Permission, can_see_unit
@@ -28,4 +31,7 @@ def detail(item: ChecklistItem):
         case_visible=case is not None and can_see_unit(current_user, case.unit),
         overdue=item.is_overdue(today()),
         status_label=STATUS_LABELS[item.status],
+        **assign_panel(item),
+        **evidence_panel(item),
+        **workflow_panel(item),
     )
