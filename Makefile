@@ -51,5 +51,9 @@ format: $(VENV)/.dev
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+## Time the bulk commands on a throwaway SQLite database (BENCH_DATABASE_URL=postgresql+psycopg://… for PostgreSQL; it is emptied).
+bench: $(VENV)/.runtime translations
+	$(BIN)/python bench/run.py $(if $(BENCH_DATABASE_URL),--database-url "$(BENCH_DATABASE_URL)")
+
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

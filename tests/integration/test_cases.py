@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
@@ -318,21 +317,14 @@ def expected_items(rows: list[dict]) -> int:
 def test_thousand_cases_from_csv(app, db_session, catalogue_bureau):
     text, rows = thousand_cases()
     now = datetime(2026, 12, 28, 2, 0, tzinfo=UTC)
+    # The time it takes is measured by `make bench` (bench/run.py), not asserted here.
     with count_statements() as statements:
-        started = time.perf_counter()
         result = cases.import_cases_csv(
             db_session, data=text.encode("utf-8-sig"), source="cases.csv", actor=None, now=now
         )
         db_session.commit()
-        elapsed = time.perf_counter() - started
-    print(
-        f"\nimport_cases_csv: {result.cases} cases, {result.items} items "
-        f"({result.created_overdue} created overdue) in {elapsed:.2f} s, "
-        f"{statements.count} SQL statements ({db_session.bind.dialect.name})"
-    )
     assert result.cases == 1000 and count(db_session, Case) == 1000
     assert result.items == expected_items(rows) == count(db_session, ChecklistItem)
-    assert elapsed < 20
     assert statements.count < 60  # bulk, not a query per case
     majors = db_session.scalar(select(func.count()).select_from(Case).where(Case.major))
     assert majors == 100
