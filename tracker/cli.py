@@ -15,10 +15,19 @@ from tracker.clock import get_clock, now
 from tracker.extensions import db
 from tracker.models import Case, Requirement, Role, UnitKind
 from tracker.permissions import ROLE_LABELS
-from tracker.services import cases, catalogue, checklist, demo, directory, holidays
+from tracker.services import (
+    cases,
+    catalogue,
+    checklist,
+    demo,
+    directory,
+    holidays,
+    verification,
+)
 from tracker.services.catalogue import CatalogueInvalid
 from tracker.services.errors import DomainError
 from tracker.services.holidays import CsvInvalid
+from tracker.storage import storage_from_config
 
 tracker_cli = AppGroup("tracker", help="合规台账 administration commands.")
 
@@ -361,3 +370,26 @@ def import_cases(path: Path) -> None:
         f"Imported {result.cases} cases from {path}: created {result.items} items "
         f"({result.created_overdue} already overdue)."
     )
+
+
+@tracker_cli.command("verify")
+def verify_command() -> None:
+    """Re-hash every stored evidence file and walk the audit chain; exit 1 on any mismatch."""
+    _require_schema()
+    storage = storage_from_config(current_app.config)
+    report = verification.verify(db.session, storage)
+    db.session.rollback()  # read-only
+    click.echo(
+        f"Blobs: {report.blobs_checked} checked, {len(report.blob_problems)} problems "
+        f"({storage!r})."
+    )
+    click.echo(
+        f"Audit chain: {report.events_checked} events checked, "
+        f"{len(report.chain_problems)} problems."
+    )
+    for line in report.lines():
+        click.echo(f"  {line}", err=True)
+    if not report.ok:
+        click.echo("Verification FAILED.", err=True)
+        sys.exit(1)
+    click.echo("Verification passed.")
