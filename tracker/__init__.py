@@ -90,6 +90,7 @@ def _configure_sqlite(engine: Engine) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from tracker.admin import bp as admin_bp
+    from tracker.auditlog import bp as auditlog_bp
     from tracker.auth import bp as auth_bp
     from tracker.cases import bp as cases_bp
     from tracker.items import bp as items_bp
@@ -100,6 +101,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(admin_bp, url_prefix="/admin")
     app.register_blueprint(cases_bp, url_prefix="/cases")
     app.register_blueprint(items_bp, url_prefix="/items")
+    app.register_blueprint(auditlog_bp, url_prefix="/audit")
 
 
 def _register_errors(app: Flask) -> None:
