@@ -15,6 +15,13 @@ from tracker.models.catalogue import (
 )
 from tracker.models.checklist import ChecklistItem, ItemStatus
 from tracker.models.evidence import Blob, Evidence, EvidenceKind
+from tracker.models.inspection import (
+    AuditSample,
+    AuditSampleItem,
+    InspectorExclusion,
+    ReturnReasonTemplate,
+    SampleResult,
+)
 from tracker.models.review import Comment, EvidenceRemark, Review, ReviewDecision, Submission
 from tracker.models.scheduling import JobRun, JobRunStatus
 from tracker.models.unit import Unit, UnitKind
@@ -24,6 +31,8 @@ __all__ = [
     "AppliesTo",
     "AuditEvent",
     "AuditHead",
+    "AuditSample",
+    "AuditSampleItem",
     "Base",
     "Blob",
     "Cadence",
@@ -36,15 +45,18 @@ __all__ = [
     "Family",
     "Holiday",
     "HolidayYear",
+    "InspectorExclusion",
     "ItemStatus",
     "JobRun",
     "JobRunStatus",
     "Requirement",
     "RequirementKind",
     "RequirementVersion",
+    "ReturnReasonTemplate",
     "Review",
     "ReviewDecision",
     "Role",
+    "SampleResult",
     "Submission",
     "Trigger",
     "Unit",
