@@ -95,6 +95,7 @@ def _register_blueprints(app: Flask) -> None:
     from tracker.cases import bp as cases_bp
     from tracker.items import bp as items_bp
     from tracker.main import bp as main_bp
+    from tracker.review import bp as review_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(auth_bp)
@@ -102,6 +103,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(cases_bp, url_prefix="/cases")
     app.register_blueprint(items_bp, url_prefix="/items")
     app.register_blueprint(auditlog_bp, url_prefix="/audit")
+    app.register_blueprint(review_bp, url_prefix="/review")
 
 
 def _register_errors(app: Flask) -> None:

@@ -104,7 +104,10 @@ class NavEntry:
 
 NAVIGATION: tuple[NavEntry, ...] = (
     NavEntry("main.index", _l("Home"), None),
+    NavEntry("items.index", _l("My checklist"), Permission.VIEW_ITEMS),
     NavEntry("cases.index", _l("Cases"), Permission.VIEW_CASES),
+    NavEntry("review.queue", _l("Review queue"), Permission.REVIEW_ITEMS),
+    NavEntry("auditlog.index", _l("Audit log"), Permission.VIEW_AUDIT_LOG),
     NavEntry("admin.requirements", _l("Catalogue"), Permission.MANAGE_CATALOGUE),
     NavEntry("admin.calendar", _l("Calendar"), Permission.MANAGE_CALENDAR),
     NavEntry("admin.units", _l("Units"), Permission.MANAGE_UNITS),

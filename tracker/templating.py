@@ -8,8 +8,10 @@ from flask import Flask, current_app
 from flask_babel import format_date, format_datetime
 from flask_login import current_user
 
+from tracker.extensions import db
 from tracker.i18n import current_locale
 from tracker.permissions import ROLE_LABELS, Permission, has_permission, navigation_for
+from tracker.review.queue import waiting_count
 
 
 def long_date(value: date | datetime | None) -> str:
@@ -37,6 +39,12 @@ def weekday(value: date) -> str:
     return format_date(value, "EEE")
 
 
+def _review_waiting() -> int | None:
+    if not getattr(current_user, "is_authenticated", False):
+        return None
+    return waiting_count(db.session, current_user)
+
+
 def register_template_helpers(app: Flask) -> None:
     app.jinja_env.filters["long_date"] = long_date
     app.jinja_env.filters["weekday"] = weekday
@@ -46,6 +54,8 @@ def register_template_helpers(app: Flask) -> None:
     def inject_helpers() -> dict:
         return {
             "navigation": navigation_for(current_user),
+            # Shown as a badge on the review-queue entry; one COUNT, for reviewers only.
+            "review_waiting": _review_waiting(),
             "can": lambda permission: has_permission(current_user, Permission(permission)),
             "role_label": lambda role: ROLE_LABELS.get(role, role),
             "current_locale": current_locale(),

@@ -148,7 +148,7 @@ def test_only_admins_manage_the_calendar(chief_client, inspector_client, bureau)
                 client,
                 "/admin/calendar/days",
                 {"day": "2027-01-05", "kind": "rest", "name": "x"},
-                form_url="/",
+                form_url="/cases/",
             ).status_code
             == 403
         )

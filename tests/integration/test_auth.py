@@ -36,7 +36,10 @@ def test_sign_in_lands_on_home_and_is_audited(client, bureau, db_session):
     chief = bureau.user(Role.CHIEF)
     response = sign_in(client, chief.email.upper())  # emails match regardless of case
     assert response.status_code == 302 and response.headers["Location"] == "/"
-    assert client.get("/").status_code == 200
+    # The home page sends a chief on to the checklist.
+    landing = client.get("/")
+    assert landing.status_code == 302 and landing.headers["Location"] == "/items/"
+    assert client.get("/items/").status_code == 200
     assert actions_for(db_session, chief)[-1] == "login.success"
 
 
@@ -104,7 +107,7 @@ def test_deactivated_user_cannot_sign_in(client, bureau, db_session):
     response = sign_in(client, staff.email)
     assert response.status_code == 401
     assert any("已停用" in text for text in flashes(response))
-    assert client.get("/").status_code == 302
+    assert client.get("/items/").headers["Location"].startswith("/login")
 
 
 def test_deactivation_ends_an_open_session(app, admin_client, bureau):
@@ -112,18 +115,18 @@ def test_deactivation_ends_an_open_session(app, admin_client, bureau):
 
     staff = bureau.user(Role.STAFF)
     staff_client = signed_in_client(app, staff)
-    assert staff_client.get("/").status_code == 200
+    assert staff_client.get("/items/").status_code == 200
     post_form(
         admin_client, f"/admin/users/{staff.id}/active", {"active": "0"}, form_url="/admin/users"
     )
-    assert staff_client.get("/").status_code == 302
+    assert staff_client.get("/items/").headers["Location"].startswith("/login")
 
 
 def test_post_without_csrf_token_is_refused(client, bureau):
     chief = bureau.user(Role.CHIEF)
     response = client.post("/login", data={"email": chief.email, "password": PASSWORD})
     assert response.status_code == 400
-    assert client.get("/").status_code == 302  # not signed in
+    assert client.get("/items/").headers["Location"].startswith("/login")  # not signed in
 
 
 def test_session_cookies_are_httponly_and_samesite(client, bureau):
@@ -143,14 +146,14 @@ def test_remember_me_restores_the_session(app, client, bureau):
     assert remember is not None
     fresh = app.test_client()
     fresh.set_cookie("remember_token", remember.value)
-    assert fresh.get("/").status_code == 200
+    assert fresh.get("/items/").status_code == 200
 
 
 def test_sign_out_needs_post_and_ends_session(chief_client):
     assert chief_client.get("/logout").status_code == 405
-    response = post_form(chief_client, "/logout", {}, form_url="/")
+    response = post_form(chief_client, "/logout", {}, form_url="/items/")
     assert response.status_code == 302
-    assert chief_client.get("/").status_code == 302
+    assert chief_client.get("/items/").headers["Location"].startswith("/login")
 
 
 def test_password_change_signs_out_other_sessions(app, bureau, db_session):
@@ -168,8 +171,8 @@ def test_password_change_signs_out_other_sessions(app, bureau, db_session):
         },
     )
     assert response.status_code == 302
-    assert here.get("/").status_code == 200
-    assert elsewhere.get("/").status_code == 302
+    assert here.get("/items/").status_code == 200
+    assert elsewhere.get("/items/").headers["Location"].startswith("/login")
     assert actions_for(db_session, chief)[-1] == "user.password_changed"
     fresh = app.test_client()
     assert sign_in(fresh, chief.email, "a-new-long-password").status_code == 302

@@ -53,7 +53,8 @@ def test_demo_sign_in_works(app, client, db_session):
         client, "/login", {"email": chief.email, "password": app.config["DEMO_PASSWORD"]}
     )
     assert response.status_code == 302
-    assert "您好" in client.get("/").get_data(as_text=True)
+    landing = client.get("/", follow_redirects=True)  # a chief lands on the checklist
+    assert landing.status_code == 200 and chief.name in landing.get_data(as_text=True)
 
 
 def test_create_unit_and_user(app, db_session):

@@ -11,16 +11,25 @@ from tracker.models import Role
 EXPECTED_NAV = {
     Role.ADMIN: [
         "main.index",
+        "items.index",
         "cases.index",
+        "review.queue",
+        "auditlog.index",
         "admin.requirements",
         "admin.calendar",
         "admin.units",
         "admin.users",
     ],
-    Role.LEADER: ["main.index", "cases.index"],
-    Role.INSPECTOR: ["main.index", "cases.index"],
-    Role.CHIEF: ["main.index", "cases.index"],
-    Role.STAFF: ["main.index", "cases.index"],
+    Role.LEADER: ["main.index", "items.index", "cases.index"],
+    Role.INSPECTOR: [
+        "main.index",
+        "items.index",
+        "cases.index",
+        "review.queue",
+        "auditlog.index",
+    ],
+    Role.CHIEF: ["main.index", "items.index", "cases.index"],
+    Role.STAFF: ["main.index", "items.index", "cases.index"],
 }
 ADMIN_PAGES = [
     "/admin/",
@@ -35,7 +44,7 @@ ADMIN_PAGES = [
 
 @pytest.mark.parametrize("role", list(Role))
 def test_each_role_sees_only_its_navigation(app, bureau, role):
-    response = signed_in_client(app, bureau.user(role)).get("/")
+    response = signed_in_client(app, bureau.user(role)).get("/", follow_redirects=True)
     assert response.status_code == 200
     assert nav_endpoints(response) == EXPECTED_NAV[role]
 

@@ -8,9 +8,17 @@ import pytest
 from sqlalchemy import select
 
 from tests.factories import T0, make_item, make_requirement
-from tracker.models import AuditEvent, AuditSampleItem, ItemStatus
+from tracker.models import (
+    AuditEvent,
+    AuditSampleItem,
+    ItemStatus,
+    Review,
+    ReviewDecision,
+    SampleResult,
+    Submission,
+)
 from tracker.services import sampling
-from tracker.services.errors import PermissionDenied, ValidationFailed
+from tracker.services.errors import InvalidTransition, PermissionDenied, ValidationFailed
 
 
 @pytest.fixture
@@ -114,3 +122,42 @@ def test_refusals(db_session, bureau, approved):
     ):
         with pytest.raises(ValidationFailed):
             sampling.draw_sample(db_session, actor=inspector, now=T0, **kwargs)
+
+
+def _make_submitted_round(session, item, submitter) -> None:
+    session.add(Submission(item_id=item.id, round=1, submitted_by_id=submitter.id, submitted_at=T0))
+    session.flush()
+
+
+def test_results_confirmed_and_problem_reopens_the_item(db_session, bureau, approved):
+    inspector = bureau.user("inspector")
+    for item in approved:
+        _make_submitted_round(db_session, item, bureau.user("chief"))
+    sample = sampling.draw_sample(db_session, actor=inspector, now=T0, size=2, seed="r")
+    first, second = db_session.scalars(
+        select(AuditSampleItem)
+        .where(AuditSampleItem.sample_id == sample.id)
+        .order_by(AuditSampleItem.position)
+    ).all()
+    sampling.record_result(db_session, actor=inspector, entry=first, result="confirmed", now=T0)
+    assert first.result == SampleResult.CONFIRMED and first.item.status == ItemStatus.APPROVED
+    with pytest.raises(ValidationFailed):
+        sampling.record_result(db_session, actor=inspector, entry=second, result="problem", now=T0)
+    sampling.record_result(
+        db_session, actor=inspector, entry=second, result="problem", note="照片缺少日期", now=T0
+    )
+    assert second.item.status == ItemStatus.RETURNED
+    reopen = db_session.scalar(select(Review).where(Review.item_id == second.item_id))
+    assert reopen.decision == ReviewDecision.REOPEN and reopen.comment == "照片缺少日期"
+    with pytest.raises(InvalidTransition):
+        sampling.record_result(
+            db_session, actor=inspector, entry=first, result="problem", note="x", now=T0
+        )
+    with pytest.raises(PermissionDenied):
+        sampling.record_result(
+            db_session, actor=bureau.user("chief"), entry=second, result="confirmed", now=T0
+        )
+    actions = db_session.scalars(
+        select(AuditEvent.action).where(AuditEvent.action.in_(["sample.checked", "item.reopened"]))
+    ).all()
+    assert sorted(actions) == ["item.reopened", "sample.checked", "sample.checked"]

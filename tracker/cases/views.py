@@ -10,51 +10,19 @@ from flask_login import current_user
 from sqlalchemy import case as when
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import joinedload
-from wtforms import SelectChoice
 
 from tracker.cases import bp
 from tracker.cases.forms import CaseEditForm, CaseForm, CaseImportForm
 from tracker.clock import now, today
 from tracker.extensions import db
 from tracker.guards import requires
-from tracker.i18n import current_locale
-from tracker.models import Case, ChecklistItem, Requirement, Role, Unit, User
+from tracker.models import Case, ChecklistItem, Requirement, Unit
 from tracker.models.checklist import STATUS_LABELS
 from tracker.permissions import Permission, can_see_unit, has_permission, sees_all_units
+from tracker.scoping import scoped_units, unit_choices, unit_scope
 from tracker.services import cases as case_service
 from tracker.services.cases import CSV_COLUMNS, REQUIRED_COLUMNS, CaseInvalid
 from tracker.services.holidays import MAX_CSV_BYTES, CsvInvalid, RowError, csv_rows, decode_csv
-
-# ---------------------------------------------------------------- scope
-
-
-def unit_scope(user: User):
-    """SQL condition on Unit for the units whose cases and items the user sees (None: all)."""
-    if sees_all_units(user):
-        return None
-    if Role(user.role) == Role.CHIEF:
-        return Unit.path.startswith(user.unit.path, autoescape=True)
-    return Unit.id == user.unit_id
-
-
-def _scoped_units(user: User, *, active_only: bool = False) -> list[Unit]:
-    stmt = select(Unit).order_by(Unit.path)
-    condition = unit_scope(user)
-    if condition is not None:
-        stmt = stmt.where(condition)
-    if active_only:
-        stmt = stmt.where(Unit.active)
-    return list(db.session.scalars(stmt))
-
-
-def _unit_choices(units: list[Unit]) -> list[SelectChoice]:
-    locale = current_locale()
-    return [
-        SelectChoice(
-            u.id, "\u3000" * (u.path.count("/") - 2) + f"{u.display_name(locale)} ({u.code})"
-        )
-        for u in units
-    ]
 
 
 def _visible_case_or_404(case: Case) -> Case:
@@ -89,7 +57,7 @@ def index():
     major = request.args.get("major", "")
     year = request.args.get("year", 0, type=int)
 
-    units = _scoped_units(current_user)
+    units = scoped_units(current_user)
     stmt = select(Case).join(Case.unit)
     condition = unit_scope(current_user)
     if condition is not None:
@@ -127,7 +95,7 @@ def index():
         unit_id=unit_id,
         major=major,
         year=year or "",
-        units=_unit_choices(units),
+        units=unit_choices(units),
     )
 
 
@@ -138,8 +106,8 @@ def index():
 @requires(Permission.REGISTER_CASES)
 def new():
     form = CaseForm()
-    units = _scoped_units(current_user, active_only=True)
-    form.unit_id.choices = _unit_choices(units)
+    units = scoped_units(current_user, active_only=True)
+    form.unit_id.choices = unit_choices(units)
     if request.method == "GET" and units:
         form.unit_id.data = current_user.unit_id
     if form.validate_on_submit():
@@ -310,7 +278,7 @@ def import_csv():
         data = upload.read(MAX_CSV_BYTES + 1)  # one byte over the limit is enough to refuse it
         scope_errors: list[RowError] = []
         if not sees_all_units(current_user):
-            allowed = {u.code for u in _scoped_units(current_user, active_only=True)}
+            allowed = {u.code for u in scoped_units(current_user, active_only=True)}
             scope_errors = _scope_errors(data, source, allowed)
         try:
             result = case_service.import_cases_csv(

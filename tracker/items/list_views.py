@@ -2,12 +2,397 @@
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
-from tracker.items import bp  # noqa: F401
-from tracker.models import ChecklistItem
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import case as when
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import contains_eager, joinedload
+
+from tracker.clock import now, today
+from tracker.extensions import db
+from tracker.guards import requires, safe_next
+from tracker.i18n import current_locale
+from tracker.items import bp
+from tracker.items.forms import UNASSIGNED, AssignForm, BulkAssignForm
+from tracker.models import ChecklistItem, ItemStatus, Requirement, Unit, User
+from tracker.models.catalogue import FAMILY_LABELS, Family
+from tracker.models.checklist import OWED_STATUSES, STATUS_LABELS
+from tracker.permissions import Permission, can_assign_item, can_see_unit, has_permission
+from tracker.scoping import unit_choices, unit_scope
+from tracker.services import assignment
+from tracker.services.assignment import ASSIGNABLE_ROLES
+from tracker.services.calendar import WorkingCalendar
+from tracker.services.errors import PermissionDenied, ValidationFailed
+from tracker.services.holidays import load_calendar
+
+_HALF_OR_QUARTER = re.compile(r"(\d{4})-?([HQ]\d)")
+OVERDUE = "overdue"  # derived, never stored: owed and past its due date
+STATUS_FILTERS = [*(s.value for s in ItemStatus), OVERDUE]
+MAX_DUE_WITHIN = 366  # working days; larger values would only walk the calendar for nothing
+MAX_BULK_ITEMS = 500  # bounds the one query loading the ticked items
+
+
+# ---------------------------------------------------------------- filters
+
+
+@dataclass(frozen=True)
+class Filters:
+    """The checklist filters read from the query string (invalid values are ignored)."""
+
+    q: str = ""
+    period: str = ""
+    family: str = ""
+    status: str = ""
+    due_within: int | None = None
+    assignee: str = ""  # "", "me", "none" or a user id
+    unit: int = 0
+    sort: str = "due"
+
+
+def _period_code(typed: str) -> str:
+    """The stored period code for what was typed: 2026Q4 and 2026-q4 both mean 2026-Q4."""
+    code = typed.strip().upper()
+    match = _HALF_OR_QUARTER.fullmatch(code)
+    return f"{match[1]}-{match[2]}" if match else code[:8]
+
+
+def _read_filters(scoped_unit_ids: set[int]) -> Filters:
+    args = request.args
+    family = args.get("family", "")
+    status = args.get("status", "")
+    assignee = args.get("assignee", "").strip()
+    due_within = args.get("due_within", None, type=int)
+    unit = args.get("unit", 0, type=int) or 0
+    return Filters(
+        q=args.get("q", "").strip(),
+        period=_period_code(args.get("period", "")),
+        family=family if family in {f.value for f in Family} else "",
+        status=status if status in STATUS_FILTERS else "",
+        due_within=due_within if due_within is not None and due_within >= 0 else None,
+        assignee=assignee if assignee in ("me", "none") or assignee.isdigit() else "",
+        unit=unit if unit in scoped_unit_ids else 0,
+        sort="-due" if args.get("sort") == "-due" else "due",
+    )
+
+
+def _conditions(filters: Filters, *, today_: date, calendar: WorkingCalendar) -> list[Any]:
+    """SQL conditions of the scope and every filter except status (the counts ignore status)."""
+    conditions = []
+    scope = unit_scope(current_user)
+    if scope is not None:
+        conditions.append(scope)
+    if filters.unit:
+        conditions.append(ChecklistItem.unit_id == filters.unit)
+    if filters.period:
+        conditions.append(ChecklistItem.period == filters.period)
+    if filters.family:
+        conditions.append(Requirement.family == Family(filters.family))
+    if filters.due_within is not None:
+        limit = calendar.add_working_days(today_, min(filters.due_within, MAX_DUE_WITHIN))
+        conditions.append(ChecklistItem.due_date.between(today_, limit))
+    if filters.assignee == "me":
+        conditions.append(ChecklistItem.assignee_id == current_user.id)
+    elif filters.assignee == "none":
+        conditions.append(ChecklistItem.assignee_id.is_(None))
+    elif filters.assignee:
+        conditions.append(ChecklistItem.assignee_id == int(filters.assignee))
+    if filters.q:
+        like = f"%{filters.q}%"
+        conditions.append(
+            or_(
+                Requirement.code.ilike(like),
+                Requirement.title_zh.ilike(like),
+                Requirement.title_en.ilike(like),
+            )
+        )
+    return conditions
+
+
+def _status_condition(status: str, today_: date) -> Any:
+    if status == OVERDUE:
+        return ChecklistItem.is_overdue(today_)
+    return ChecklistItem.status == ItemStatus(status)
+
+
+def _status_counts(conditions: list[Any], today_: date) -> dict[str, int]:
+    """Items per status and overdue, in one aggregate query over the filtered set."""
+    columns = [
+        func.count(when((ChecklistItem.status == status, 1))).label(status.value)
+        for status in ItemStatus
+    ]
+    columns.append(func.count(when((ChecklistItem.is_overdue(today_), 1))).label(OVERDUE))
+    row = db.session.execute(
+        select(*columns)
+        .select_from(ChecklistItem)
+        .join(ChecklistItem.unit)
+        .join(ChecklistItem.requirement)
+        .where(*conditions)
+    ).one()
+    return {key: int(value or 0) for key, value in row._mapping.items()}
+
+
+# ---------------------------------------------------------------- traffic lights
+
+
+def traffic_light(
+    item: ChecklistItem,
+    *,
+    today_: date,
+    calendar: WorkingCalendar,
+    soon_limit: date,
+    grace: int,
+) -> str:
+    """red: overdue beyond the grace; yellow: owed and due soon (or late within the grace)."""
+    if item.status not in OWED_STATUSES:
+        return "none"
+    if item.due_date < today_:
+        # With no grace any overdue item is red, even one due on a weekend a day ago.
+        if grace <= 0 or calendar.working_days_between(item.due_date, today_) > grace:
+            return "red"
+        return "yellow"
+    return "yellow" if item.due_date <= soon_limit else "none"
+
+
+# ---------------------------------------------------------------- people
+
+
+def _assignable_people(scope: Any) -> list[User]:
+    """Officers and chiefs of the units in scope, active or not, in one query."""
+    stmt = (
+        select(User)
+        .join(User.unit)
+        .options(contains_eager(User.unit))
+        .where(User.role.in_(ASSIGNABLE_ROLES))
+        .order_by(Unit.path, User.name, User.id)
+    )
+    if scope is not None:
+        stmt = stmt.where(scope)
+    return list(db.session.scalars(stmt))
+
+
+def _person_label(user: User, locale: str) -> str:
+    label = f"{user.name} · {user.unit.display_name(locale)}"
+    if not user.active:
+        label += f" ({_('Deactivated')})"
+    return label
+
+
+# ---------------------------------------------------------------- the checklist
+
+
+@bp.get("/")
+@requires(Permission.VIEW_ITEMS)
+def index():
+    locale = current_locale()
+    today_ = today()
+    scope = unit_scope(current_user)
+    units_stmt = select(Unit).order_by(Unit.path)
+    if scope is not None:
+        units_stmt = units_stmt.where(scope)
+    units = list(db.session.scalars(units_stmt))
+    filters = _read_filters({u.id for u in units})
+    calendar = load_calendar(db.session)
+
+    conditions = _conditions(filters, today_=today_, calendar=calendar)
+    counts = _status_counts(conditions, today_)
+
+    due_order = ChecklistItem.due_date.desc() if filters.sort == "-due" else ChecklistItem.due_date
+    stmt = (
+        select(ChecklistItem)
+        .join(ChecklistItem.unit)
+        .join(ChecklistItem.requirement)
+        .options(
+            contains_eager(ChecklistItem.unit),
+            contains_eager(ChecklistItem.requirement),
+            joinedload(ChecklistItem.assignee),
+            joinedload(ChecklistItem.case),
+        )
+        .where(*conditions)
+        .order_by(due_order, Requirement.code, ChecklistItem.id)
+    )
+    if filters.status:
+        stmt = stmt.where(_status_condition(filters.status, today_))
+    page_number = request.args.get("page", 1, type=int) or 1
+    page = db.paginate(
+        stmt, page=page_number, per_page=current_app.config["PER_PAGE"], error_out=False
+    )
+
+    soon_limit = calendar.add_working_days(
+        today_, current_app.config["TRACKER_DUE_SOON_WORKING_DAYS"]
+    )
+    grace = current_app.config["TRACKER_OVERDUE_GRACE_WORKING_DAYS"]
+    rows = [
+        (
+            item,
+            traffic_light(
+                item, today_=today_, calendar=calendar, soon_limit=soon_limit, grace=grace
+            ),
+        )
+        for item in page.items
+    ]
+
+    people = _assignable_people(scope)
+    bulk_form = None
+    if has_permission(current_user, Permission.ASSIGN_ITEMS):
+        bulk_form = BulkAssignForm(formdata=None)
+        bulk_form.assignee_id.choices = [(UNASSIGNED, _("Unassigned"))] + [
+            (u.id, _person_label(u, locale)) for u in people if u.active
+        ]
+        bulk_form.next.data = request.full_path.rstrip("?")
+
+    return render_template(
+        "items/index.html",
+        page=page,
+        rows=rows,
+        counts=counts,
+        filters=filters,
+        status_filters=[(s, STATUS_LABELS[s]) for s in ItemStatus],
+        status_labels=STATUS_LABELS,
+        families=list(FAMILY_LABELS.items()),
+        units=unit_choices(units),
+        people=[(u.id, _person_label(u, locale)) for u in people],
+        bulk_form=bulk_form,
+        light_labels={"red": _("Overdue"), "yellow": _("Due soon"), "none": ""},
+        today=today_,
+    )
+
+
+# ---------------------------------------------------------------- assigning
+
+
+def _assignee_or_none(assignee_id: int | None) -> tuple[bool, User | None]:
+    """(found, user): the chosen person; (True, None) for "unassigned"."""
+    if not assignee_id:
+        return True, None
+    user = db.session.get(User, assignee_id)
+    return user is not None, user
 
 
 def assign_panel(item: ChecklistItem) -> dict[str, Any]:
     """Context for templates/items/_assign_panel.html on the item page."""
-    return {}
+    if not can_assign_item(current_user, item):
+        return {"can_assign": False}
+    people = list(
+        db.session.scalars(
+            select(User)
+            .where(
+                User.unit_id == item.unit_id,
+                User.active,
+                User.role.in_(ASSIGNABLE_ROLES),
+            )
+            .order_by(User.name, User.id)
+        )
+    )
+    choices = [(UNASSIGNED, _("Unassigned"))] + [(u.id, u.name) for u in people]
+    current = item.assignee
+    if current is not None and all(u.id != current.id for u in people):
+        # Keep showing who holds it now, even if they could no longer be chosen.
+        label = current.name if current.active else f"{current.name} ({_('Deactivated')})"
+        choices.append((current.id, label))
+    form = AssignForm(formdata=None)
+    form.assignee_id.choices = choices
+    form.assignee_id.data = item.assignee_id or UNASSIGNED
+    return {
+        "can_assign": True,
+        "assign_form": form,
+        "assign_action": url_for("items.assign", item_id=item.id),
+    }
+
+
+@bp.post("/<int:item_id>/assign")
+@requires(Permission.VIEW_ITEMS, item_id=ChecklistItem)
+def assign(item: ChecklistItem):
+    # 404 for another unit's item (its existence is not revealed), then 403 for non-assigners.
+    if not can_see_unit(current_user, item.unit):
+        abort(404)
+    if not can_assign_item(current_user, item):
+        abort(403)
+    back = url_for("items.detail", item_id=item.id)
+    form = AssignForm()
+    if not form.validate_on_submit():
+        flash(_("Choose a person from the list."), "danger")
+        return redirect(back)
+    found, assignee = _assignee_or_none(form.assignee_id.data)
+    if not found:
+        flash(_("Choose a person from the list."), "danger")
+        return redirect(back)
+    try:
+        changed = assignment.assign(
+            db.session, actor=current_user, item=item, assignee=assignee, now=now()
+        )
+    except PermissionDenied:
+        db.session.rollback()
+        abort(403)
+    except ValidationFailed as error:
+        db.session.rollback()
+        flash(str(error.message), "danger")
+        return redirect(back)
+    db.session.commit()
+    code = item.requirement.code
+    if not changed:
+        flash(_("Nothing changed."), "info")
+    elif assignee is None:
+        flash(_("%(code)s is no longer assigned to anyone.", code=code), "success")
+    else:
+        flash(_("%(code)s assigned to %(name)s.", code=code, name=assignee.name), "success")
+    return redirect(back)
+
+
+@bp.post("/bulk-assign")
+@requires(Permission.ASSIGN_ITEMS)
+def bulk_assign():
+    form = BulkAssignForm()
+    back = safe_next(form.next.data, url_for("items.index"))
+    if not form.validate_on_submit() or not form.item_ids.data:
+        flash(_("Select at least one item to assign."), "warning")
+        return redirect(back)
+    ids = set(form.item_ids.data)
+    if len(ids) > MAX_BULK_ITEMS:
+        abort(400)
+    items = list(
+        db.session.scalars(
+            select(ChecklistItem)
+            .options(joinedload(ChecklistItem.unit), joinedload(ChecklistItem.requirement))
+            .where(ChecklistItem.id.in_(ids))
+            .order_by(ChecklistItem.id)
+        )
+    )
+    # A missing item and one outside the user's units look the same: neither is revealed.
+    if len(items) != len(ids) or not all(can_see_unit(current_user, i.unit) for i in items):
+        abort(404)
+    found, assignee = _assignee_or_none(form.assignee_id.data)
+    if not found:
+        flash(_("Choose a person from the list."), "danger")
+        return redirect(back)
+    try:
+        changed = assignment.bulk_assign(
+            db.session, actor=current_user, items=items, assignee=assignee, now=now()
+        )
+    except PermissionDenied:
+        db.session.rollback()
+        abort(403)
+    except ValidationFailed as error:
+        db.session.rollback()
+        flash(
+            _(
+                "Nothing was assigned: %(reason)s",
+                reason=str(error.message),
+            ),
+            "danger",
+        )
+        return redirect(back)
+    db.session.commit()
+    if assignee is None:
+        flash(_("Items unassigned: %(count)d.", count=changed), "success")
+    else:
+        flash(
+            _("Items assigned to %(name)s: %(count)d.", name=assignee.name, count=changed),
+            "success",
+        )
+    return redirect(back)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import jsonify, render_template
+from flask import jsonify, redirect, render_template, url_for
 from flask_login import current_user
 from sqlalchemy import text
 
@@ -10,6 +10,7 @@ from tracker.clock import today
 from tracker.extensions import db
 from tracker.guards import public, signed_in
 from tracker.main import bp
+from tracker.models import Role
 from tracker.permissions import Permission, has_permission
 from tracker.services import holidays
 
@@ -17,6 +18,9 @@ from tracker.services import holidays
 @bp.get("/")
 @signed_in
 def index():
+    # Chiefs and officers work from their checklist: it is their landing page.
+    if Role(current_user.role) in (Role.CHIEF, Role.STAFF):
+        return redirect(url_for("items.index"))
     calendar = None
     if has_permission(current_user, Permission.MANAGE_CALENDAR):
         # Admins are the ones who can load a missing holiday table: warn them here.

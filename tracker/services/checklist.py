@@ -443,7 +443,7 @@ def _recompute_batch(
                 session,
                 actor=actor,
                 action="item.deadline_recomputed",
-                object_type="item",
+                object_type="checklist_item",
                 object_id=row.id,
                 data={
                     "reason": reason,

@@ -28,11 +28,12 @@ from tracker.models import (
     Family,
     ItemStatus,
     Requirement,
+    SampleResult,
     User,
 )
-from tracker.permissions import Permission, has_permission
-from tracker.services import audit
-from tracker.services.errors import PermissionDenied, ValidationFailed
+from tracker.permissions import Permission, can_review_item, has_permission
+from tracker.services import audit, reviews
+from tracker.services.errors import InvalidTransition, PermissionDenied, ValidationFailed
 
 MAX_SEED_CHARS = 64
 MAX_SAMPLE_SIZE = 1000
@@ -162,3 +163,48 @@ def redraw(session: Session, sample: AuditSample) -> tuple[list[int], bool]:
     return draw_ids(population, sample.seed, k), population_hash(
         population
     ) == sample.population_hash
+
+
+def record_result(
+    session: Session,
+    *,
+    actor: User,
+    entry: AuditSampleItem,
+    result: SampleResult | str,
+    note: str | None = None,
+    now: datetime,
+) -> AuditSampleItem:
+    """Record a sampled item's re-audit; a problem reopens the item with the note as reason."""
+    item = entry.item
+    if not can_review_item(actor, item):
+        raise PermissionDenied(_l("You may not re-audit this item."))
+    if SampleResult(entry.result) != SampleResult.PENDING:
+        raise InvalidTransition(_l("This item's re-audit result is already recorded."))
+    try:
+        outcome = SampleResult(result)
+    except ValueError:
+        outcome = SampleResult.PENDING
+    if outcome == SampleResult.PENDING:
+        raise ValidationFailed(_l("Choose confirmed or problem found."), field="result")
+    note = (note or "").strip() or None
+    if outcome == SampleResult.PROBLEM:
+        if note is None:
+            raise ValidationFailed(
+                _l("Describe the problem found: it is sent to the unit."), field="note"
+            )
+        reviews.reopen(session, actor=actor, item=item, reason=note, now=now)
+    entry.result = outcome
+    entry.note = note
+    entry.checked_by_id = actor.id
+    entry.checked_at = now
+    audit.record(
+        session,
+        actor=actor,
+        action="sample.checked",
+        object_type="audit_sample",
+        object_id=entry.sample_id,
+        data={"item_id": item.id, "result": str(outcome), "note": note},
+        at=now,
+    )
+    session.flush()
+    return entry
