@@ -33,6 +33,7 @@ from tracker.extensions import db
 from tracker.guards import authorize, requires
 from tracker.items import bp
 from tracker.items.evidence_forms import EvidenceLinkForm, EvidenceUploadForm, IndicatorValueForm
+from tracker.items.page import item_panel, render_item_page
 from tracker.models import ChecklistItem, Evidence, EvidenceKind, RequirementKind, User
 from tracker.permissions import Permission, can_see_unit, can_work_item, sees_all_units
 from tracker.services import evidence as evidence_service
@@ -111,11 +112,9 @@ def _number(value: object) -> str | None:
 
 def _refused(item: ChecklistItem, message: object, status: int, **forms: FlaskForm) -> Any:
     """The item page again, with the refusal shown in the evidence panel and the forms as sent."""
-    from tracker.items.views import detail  # the item page imports this module
-
     db.session.rollback()
     setattr(g, _REFUSAL, {"message": str(message), "forms": forms})
-    return detail.__wrapped__(item), status
+    return render_item_page(item), status
 
 
 def _field_error(form: FlaskForm, error: DomainError) -> None:
@@ -194,6 +193,7 @@ def _rows(item: ChecklistItem, *, can_change: bool) -> list[EvidenceRow]:
     return rows
 
 
+@item_panel
 def evidence_panel(item: ChecklistItem) -> dict[str, Any]:
     """Context for templates/items/_evidence_panel.html on the item page."""
     requirement = item.requirement

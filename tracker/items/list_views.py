@@ -20,6 +20,7 @@ from tracker.guards import requires, safe_next
 from tracker.i18n import current_locale
 from tracker.items import bp
 from tracker.items.forms import UNASSIGNED, AssignForm, BulkAssignForm
+from tracker.items.page import item_panel
 from tracker.models import ChecklistItem, ItemStatus, Requirement, Unit, User
 from tracker.models.catalogue import FAMILY_LABELS, Family
 from tracker.models.checklist import OWED_STATUSES, STATUS_LABELS
@@ -274,6 +275,7 @@ def _assignee_or_none(assignee_id: int | None) -> tuple[bool, User | None]:
     return user is not None, user
 
 
+@item_panel
 def assign_panel(item: ChecklistItem) -> dict[str, Any]:
     """Context for templates/items/_assign_panel.html on the item page."""
     if not can_assign_item(current_user, item):

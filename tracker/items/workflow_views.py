@@ -18,6 +18,7 @@ from tracker.clock import now
 from tracker.extensions import db
 from tracker.guards import authorize, requires
 from tracker.items import bp
+from tracker.items.page import item_panel
 from tracker.items.workflow_forms import CommentForm, ReviewForm, SubmitItemForm
 from tracker.models import (
     AuditEvent,
@@ -158,6 +159,7 @@ def _history(item: ChecklistItem) -> list[HistoryEntry]:
     ]
 
 
+@item_panel
 def workflow_panel(item: ChecklistItem) -> dict[str, Any]:
     """Context for templates/items/_workflow_panel.html on the item page.
 
