@@ -2,4 +2,10 @@ from flask import Blueprint
 
 bp = Blueprint("admin", __name__)
 
-from tracker.admin import calendar_views, catalogue_views, views  # noqa: E402,F401
+from tracker.admin import (  # noqa: E402,F401
+    calendar_views,
+    catalogue_views,
+    exclusion_views,
+    reason_views,
+    views,
+)

@@ -1,0 +1,3 @@
+"""exclusion_views (issue 5)."""
+
+from tracker.admin import bp  # noqa: F401

@@ -1,0 +1,3 @@
+"""package_views (issue 5)."""
+
+from tracker.review import bp  # noqa: F401

@@ -1,0 +1,3 @@
+"""sample_views (issue 5)."""
+
+from tracker.review import bp  # noqa: F401
