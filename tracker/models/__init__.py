@@ -22,6 +22,12 @@ from tracker.models.inspection import (
     ReturnReasonTemplate,
     SampleResult,
 )
+from tracker.models.notification import (
+    Notification,
+    NotificationChannel,
+    NotificationKind,
+    NotificationStatus,
+)
 from tracker.models.review import Comment, EvidenceRemark, Review, ReviewDecision, Submission
 from tracker.models.scheduling import JobRun, JobRunStatus
 from tracker.models.unit import Unit, UnitKind
@@ -49,6 +55,10 @@ __all__ = [
     "ItemStatus",
     "JobRun",
     "JobRunStatus",
+    "Notification",
+    "NotificationChannel",
+    "NotificationKind",
+    "NotificationStatus",
     "Requirement",
     "RequirementKind",
     "RequirementVersion",

@@ -31,6 +31,10 @@ class Unit(Base):
     # Materialised path of ids ("/1/4/"): sub-unit queries become one indexed prefix match.
     path: Mapped[str] = mapped_column(String(255), index=True, default="/")
     active: Mapped[bool] = mapped_column(default=True)
+    # The unit's DingTalk group robot (optional second reminder channel). The secret signs each
+    # request; it lives in the database, set by an admin, never in the repository.
+    dingtalk_webhook: Mapped[str | None] = mapped_column(String(500))
+    dingtalk_secret: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     parent: Mapped[Unit | None] = relationship(remote_side=[id], lazy="joined", join_depth=1)
