@@ -76,6 +76,14 @@ class Config:
         self.TRACKER_DUE_SOON_WORKING_DAYS = _int("TRACKER_DUE_SOON_WORKING_DAYS", 3)
         self.TRACKER_OVERDUE_GRACE_WORKING_DAYS = _int("TRACKER_OVERDUE_GRACE_WORKING_DAYS", 0)
 
+        # Reminders: the daily pass runs on working days from this local hour; the dispatcher
+        # retries a failed send with exponential backoff, then gives up (an admin may retry).
+        self.TRACKER_REMINDER_HOUR = _int("TRACKER_REMINDER_HOUR", 9)
+        self.TRACKER_DISPATCH_MAX_ATTEMPTS = _int("TRACKER_DISPATCH_MAX_ATTEMPTS", 6)
+        self.TRACKER_DISPATCH_BACKOFF_SECONDS = _int("TRACKER_DISPATCH_BACKOFF_SECONDS", 60)
+        self.TRACKER_DISPATCH_BATCH = _int("TRACKER_DISPATCH_BATCH", 100)
+
+        # SMTP for reminder emails (none: messages stay in the admin outbox page).
         self.MAIL_SERVER = os.environ.get("MAIL_SERVER", "")
         self.MAIL_PORT = _int("MAIL_PORT", 25)
         self.MAIL_USERNAME = os.environ.get("MAIL_USERNAME", "")
