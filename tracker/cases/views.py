@@ -42,6 +42,19 @@ def _apply_errors(form, error: CaseInvalid) -> None:
             flash(message, "danger")
 
 
+def _case_fields(form: CaseEditForm) -> dict:
+    """What the case forms send to the case service (the service checks it)."""
+    return {
+        "case_no": form.case_no.data or "",
+        "decided_on": form.decided_on.data,
+        "served_on": form.served_on.data,
+        "closed_on": form.closed_on.data,
+        "registered_on": form.registered_on.data,
+        "major": form.major.data,
+        "party": form.party.data or "",
+    }
+
+
 def _page() -> int:
     return request.args.get("page", 1, type=int) or 1
 
@@ -114,17 +127,7 @@ def new():
         unit = next(u for u in units if u.id == form.unit_id.data)  # choices checked it
         try:
             result = case_service.register_case(
-                db.session,
-                actor=current_user,
-                case_no=form.case_no.data or "",
-                unit=unit,
-                decided_on=form.decided_on.data,
-                served_on=form.served_on.data,
-                closed_on=form.closed_on.data,
-                registered_on=form.registered_on.data,
-                major=form.major.data,
-                party=form.party.data or "",
-                now=now(),
+                db.session, actor=current_user, unit=unit, now=now(), **_case_fields(form)
             )
         except CaseInvalid as error:
             db.session.rollback()
@@ -201,17 +204,7 @@ def edit(case: Case):
     if form.validate_on_submit():
         try:
             result = case_service.update_case(
-                db.session,
-                actor=current_user,
-                case=case,
-                case_no=form.case_no.data or "",
-                decided_on=form.decided_on.data,
-                served_on=form.served_on.data,
-                closed_on=form.closed_on.data,
-                registered_on=form.registered_on.data,
-                major=form.major.data,
-                party=form.party.data or "",
-                now=now(),
+                db.session, actor=current_user, case=case, now=now(), **_case_fields(form)
             )
         except CaseInvalid as error:
             db.session.rollback()

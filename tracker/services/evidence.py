@@ -191,42 +191,70 @@ def add_files(
     added: list[Evidence] = []
     for upload in stored:
         _ensure_blob(session, upload, now)
-        evidence = Evidence(
-            item_id=item.id,
-            kind=EvidenceKind.FILE,
-            blob_sha256=upload.sha256,
-            original_filename=_display_basename(upload.original_filename) or upload.safe_filename,
-            safe_filename=upload.safe_filename,
-            content_type=upload.content_type,
-            size=upload.size,
-            note=note,
-            occurred_on=_kept_occurred_on(item, occurred_on),
-            uploaded_by_id=actor.id,
-            uploaded_by=actor,
-            uploaded_at=now,
-        )
-        session.add(evidence)
-        session.flush()
-        audit.record(
+        evidence = _record(
             session,
             actor=actor,
-            action="evidence.added",
-            object_type="evidence",
-            object_id=evidence.id,
-            data={
-                "item_id": item.id,
-                "kind": EvidenceKind.FILE.value,
+            item=item,
+            now=now,
+            occurred_on=occurred_on,
+            fields={
+                "kind": EvidenceKind.FILE,
+                "blob_sha256": upload.sha256,
+                "original_filename": _display_basename(upload.original_filename)
+                or upload.safe_filename,
+                "safe_filename": upload.safe_filename,
+                "content_type": upload.content_type,
+                "size": upload.size,
+                "note": note,
+            },
+            audit_data={
                 "sha256": upload.sha256,
                 "size": upload.size,
-                "filename": evidence.original_filename,
                 "content_type": upload.content_type,
                 "deduplicated": upload.deduplicated,
-                "occurred_on": evidence.occurred_on.isoformat() if evidence.occurred_on else None,
             },
-            at=now,
         )
         added.append(evidence)
     return added
+
+
+def _record(
+    session: Session,
+    *,
+    actor: User,
+    item: ChecklistItem,
+    now: datetime,
+    occurred_on: date | None,
+    fields: dict[str, object],
+    audit_data: dict[str, object],
+) -> Evidence:
+    """One Evidence row and its "evidence.added" event (files and links alike)."""
+    evidence = Evidence(
+        item_id=item.id,
+        occurred_on=_kept_occurred_on(item, occurred_on),
+        uploaded_by_id=actor.id,
+        uploaded_by=actor,
+        uploaded_at=now,
+        **fields,
+    )
+    session.add(evidence)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="evidence.added",
+        object_type="evidence",
+        object_id=evidence.id,
+        data={
+            "item_id": item.id,
+            "kind": str(evidence.kind),
+            "filename": evidence.original_filename,
+            **audit_data,
+            "occurred_on": evidence.occurred_on.isoformat() if evidence.occurred_on else None,
+        },
+        at=now,
+    )
+    return evidence
 
 
 # ---------------------------------------------------------------- links
@@ -276,33 +304,14 @@ def add_link(
         )
     note = _clean_note(note)
     _check_occurred_on(item, occurred_on, now)
-    evidence = Evidence(
-        item_id=item.id,
-        kind=EvidenceKind.LINK,
-        url=url,
-        title=title,
-        note=note,
-        occurred_on=_kept_occurred_on(item, occurred_on),
-        uploaded_by_id=actor.id,
-        uploaded_by=actor,
-        uploaded_at=now,
-    )
-    session.add(evidence)
-    session.flush()
-    audit.record(
+    evidence = _record(
         session,
         actor=actor,
-        action="evidence.added",
-        object_type="evidence",
-        object_id=evidence.id,
-        data={
-            "item_id": item.id,
-            "kind": EvidenceKind.LINK.value,
-            "url": url,
-            "title": title,
-            "occurred_on": evidence.occurred_on.isoformat() if evidence.occurred_on else None,
-        },
-        at=now,
+        item=item,
+        now=now,
+        occurred_on=occurred_on,
+        fields={"kind": EvidenceKind.LINK, "url": url, "title": title, "note": note},
+        audit_data={"url": url, "title": title},
     )
     return evidence
 
