@@ -6,7 +6,7 @@ FLASK := $(BIN)/flask --app wsgi
 PORT ?= 5000
 PG_URL ?= $(TRACKER_TEST_DATABASE_URL)
 
-.PHONY: run test lint format translations extract-messages bench clean
+.PHONY: run test lint format translations extract-messages bench bench-ledger clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,11 @@ format: $(VENV)/.dev
 ## Time the bulk commands on a throwaway SQLite database (BENCH_DATABASE_URL=postgresql+psycopg://… for PostgreSQL; it is emptied).
 bench: $(VENV)/.runtime translations
 	$(BIN)/python bench/run.py $(if $(BENCH_DATABASE_URL),--database-url "$(BENCH_DATABASE_URL)")
+	$(BIN)/python bench/ledger_export.py $(if $(BENCH_DATABASE_URL),--database-url "$(BENCH_DATABASE_URL)")
+
+## Only the 200,000-row ledger export (time and peak memory of `tracker export-ledger`).
+bench-ledger: $(VENV)/.runtime translations
+	$(BIN)/python bench/ledger_export.py $(if $(BENCH_DATABASE_URL),--database-url "$(BENCH_DATABASE_URL)")
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -35,7 +35,7 @@ def create_app(config: object | None = None) -> Flask:
 
 def _register_extensions(app: Flask) -> None:
     from tracker import models  # noqa: F401  (registers the tables on the metadata)
-    from tracker.extensions import babel, bootstrap, csrf, db, limiter, login_manager, migrate
+    from tracker.extensions import babel, bootstrap, csrf, db, limiter, login_manager, mail, migrate
     from tracker.i18n import select_locale
 
     db.init_app(app)
@@ -44,6 +44,7 @@ def _register_extensions(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_locale)
     bootstrap.init_app(app)
     limiter.init_app(app)
+    mail.init_app(app)
     _configure_login(app, login_manager)
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         with app.app_context():
@@ -95,6 +96,7 @@ def _register_blueprints(app: Flask) -> None:
     from tracker.cases import bp as cases_bp
     from tracker.items import bp as items_bp
     from tracker.main import bp as main_bp
+    from tracker.reports import bp as reports_bp
     from tracker.review import bp as review_bp
 
     app.register_blueprint(main_bp)
@@ -104,6 +106,12 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(items_bp, url_prefix="/items")
     app.register_blueprint(auditlog_bp, url_prefix="/audit")
     app.register_blueprint(review_bp, url_prefix="/review")
+
+    # The JSON API: bearer tokens only, so it is exempt from CSRF (see tracker/api/__init__.py).
+    from tracker.api import register_api
+
+    register_api(app)
+    app.register_blueprint(reports_bp, url_prefix="/reports")
 
 
 def _register_errors(app: Flask) -> None:

@@ -191,6 +191,28 @@ def create_user(
     click.echo(f"Created user {user.email} ({user.role.value}, {unit.code}).")
 
 
+@tracker_cli.command("create-token")
+@click.option("--email", required=True, help="The user the token acts for.")
+@click.option("--name", default="command line", show_default=True, help="What uses the token.")
+def create_token(email: str, name: str) -> None:
+    """Create a personal API token for a user and print it (the only time it is shown)."""
+    from tracker.models import User
+    from tracker.services import api_tokens
+
+    _require_schema()
+    user = db.session.scalar(select(User).where(User.email == email.strip().lower()))
+    if user is None:
+        _fail(f"no user with email {email}.")
+    try:
+        token, secret = api_tokens.create(db.session, actor=None, user=user, name=name, now=now())
+    except DomainError as error:
+        _fail(str(error.message))
+    db.session.commit()
+    click.echo(f"Created API token {token.name!r} ({token.prefix}…) for {user.email}.", err=True)
+    click.echo("Copy it now: it is stored hashed and will not be shown again.", err=True)
+    click.echo(secret)
+
+
 @tracker_cli.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
@@ -393,3 +415,64 @@ def verify_command() -> None:
         click.echo("Verification FAILED.", err=True)
         sys.exit(1)
     click.echo("Verification passed.")
+
+
+@tracker_cli.command("export-ledger")
+@click.option("--year", type=click.IntRange(2000, 2100), required=True)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["xlsx", "csv"]),
+    default=None,
+    help="Default: from the file name (.csv), else xlsx.",
+)
+def export_ledger(year: int, out: Path, fmt: str | None) -> None:
+    """Write the year's whole ledger (台账), every unit, as XLSX or CSV (Chinese headers)."""
+    from tracker.services import ledger
+
+    _require_schema()
+    fmt = fmt or ("csv" if out.suffix.lower() == ".csv" else "xlsx")
+    today = get_clock().today()
+    rows = ledger.export_rows(
+        db.session,
+        ledger.LedgerFilters(year=year),
+        user=None,
+        today=today,
+        timezone=current_app.config["TRACKER_TIMEZONE"],
+    )
+    if fmt == "csv":
+        with out.open("wb") as handle:
+            count = ledger.write_csv(rows, handle)
+    else:
+        count = ledger.write_xlsx(rows, str(out), today=today).total.total
+    db.session.rollback()  # read-only
+    click.echo(f"Ledger {year}: {count} items written to {out} ({fmt}).")
+
+
+@tracker_cli.command("report")
+@click.option("--year", type=click.IntRange(2000, 2100), required=True)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+def report_command(year: int, out: Path) -> None:
+    """Write the draft annual rule-of-law report (DOCX) for the year from the ledger."""
+    from tracker.services import annual_report
+
+    _require_schema()
+    result = annual_report.build_docx(
+        db.session,
+        year,
+        str(out),
+        today=get_clock().today(),
+        timezone=current_app.config["TRACKER_TIMEZONE"],
+    )
+    db.session.rollback()  # read-only
+    placeholders = sum(
+        1 for s in result.sections for p in s.parts for f in p.figures if f.placeholder
+    )
+    empty = [s.title for s in result.sections if not s.has_data]
+    click.echo(
+        f"Annual report {year} written to {out}: {len(result.sections)} sections, "
+        f"{placeholders} figures left for the author"
+        + (f", no ledger data in: {'; '.join(empty)}" if empty else "")
+        + "."
+    )

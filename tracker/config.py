@@ -91,6 +91,9 @@ class Config:
         self.MAIL_USE_TLS = _bool("MAIL_USE_TLS", False)
         self.MAIL_USE_SSL = _bool("MAIL_USE_SSL", False)
         self.MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER", "tracker@localhost")
+        self.MAIL_TIMEOUT = _int("MAIL_TIMEOUT", 10)  # seconds per SMTP connection
+        # DingTalk robots are https; plain http only for a robot stand-in on loopback in tests.
+        self.TRACKER_DINGTALK_ALLOW_HTTP = _bool("TRACKER_DINGTALK_ALLOW_HTTP", False)
 
         # Sessions: HttpOnly and SameSite always; Secure when served over HTTPS.
         secure = _bool("TRACKER_SECURE_COOKIES", False)
@@ -117,6 +120,7 @@ class Config:
         self.WTF_CSRF_TIME_LIMIT = None  # a form left open all morning must still submit
         self.RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
         self.RATELIMIT_LOGIN = os.environ.get("TRACKER_RATELIMIT_LOGIN", "30 per minute")
+        self.TRACKER_API_RATE_LIMIT = os.environ.get("TRACKER_API_RATE_LIMIT", "120 per minute")
         self.PER_PAGE = 50
         self.DEMO_PASSWORD = os.environ.get("TRACKER_DEMO_PASSWORD", "demo-tracker-2026")
 

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from flask import Flask
+from flask import Flask, current_app
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -36,6 +36,9 @@ class Job:
     due_slot: Callable[[datetime], str | None]
     # The one service call: (session, now) -> summary for the log and `tick`'s output.
     run: Callable[[Session, datetime], dict]
+    # Claim each slot in JobRun (run once per slot across processes). A job safe to run anywhere
+    # at any time (the dispatcher claims its own rows) skips it: no row per minute piles up.
+    once_per_slot: bool = True
 
 
 def daily_at(hour: int, minute: int = 0) -> Callable[[datetime], str | None]:
@@ -49,6 +52,11 @@ def daily_at(hour: int, minute: int = 0) -> Callable[[datetime], str | None]:
     return due_slot
 
 
+def every_minute(local_now: datetime) -> str:
+    """Due every minute: the slot is the local minute, so each minute's run happens once."""
+    return local_now.strftime("%Y-%m-%dT%H:%M")
+
+
 def _generate_items(session: Session, now: datetime) -> dict:
     from tracker.services import checklist, holidays
 
@@ -59,10 +67,29 @@ def _generate_items(session: Session, now: datetime) -> dict:
     return {"year": year, "created": result.created, "existing": result.existing}
 
 
+def _reminders(session: Session, now: datetime) -> dict:
+    from tracker.services.reminders import run_reminder_pass
+
+    return run_reminder_pass(session, now=now)
+
+
+def _dispatch(session: Session, now: datetime) -> dict:
+    from tracker.services.dispatch import dispatch_due
+
+    return dispatch_due(session, now)
+
+
 def job_table() -> list[Job]:
-    """Every scheduled job of the application, in the order a tick runs them."""
+    """Every scheduled job of the application, in the order a tick runs them.
+
+    Items first (a new year's items get their reminders the same day), then the reminder pass
+    that writes the outbox, then the dispatcher that sends it.
+    """
+    reminder_hour = int(current_app.config.get("TRACKER_REMINDER_HOUR", 9))
     return [
         Job("generate_items", daily_at(1, 0), _generate_items),
+        Job("reminders", daily_at(reminder_hour), _reminders),
+        Job("dispatch", every_minute, _dispatch, once_per_slot=False),
     ]
 
 
@@ -103,6 +130,8 @@ def run_job(session: Session, job: Job, now: datetime) -> JobOutcome | None:
     slot = job.due_slot(get_clock().local(now))
     if slot is None:
         return None
+    if not job.once_per_slot:
+        return _run_unrecorded(session, job, slot, now)
     if not _claim(session, job.name, slot, now):
         return JobOutcome(job.name, slot, "skipped", {})
     try:
@@ -127,6 +156,17 @@ def run_job(session: Session, job: Job, now: datetime) -> JobOutcome | None:
     record.finished_at = now
     record.summary = summary
     session.commit()
+    return JobOutcome(job.name, slot, "done", summary)
+
+
+def _run_unrecorded(session: Session, job: Job, slot: str, now: datetime) -> JobOutcome:
+    try:
+        summary = job.run(session, now)
+        session.commit()
+    except Exception as error:  # logged; the next minute tries again
+        session.rollback()
+        log.exception("job %s for %s failed", job.name, slot)
+        return JobOutcome(job.name, slot, "failed", {"error": str(error)})
     return JobOutcome(job.name, slot, "done", summary)
 
 

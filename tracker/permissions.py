@@ -29,16 +29,30 @@ class Permission(StrEnum):
     REVIEW_ITEMS = "review_items"
     VIEW_CASES = "view_cases"
     REGISTER_CASES = "register_cases"
+    MANAGE_REVIEW_SETTINGS = "manage_review_settings"  # return reasons, inspector exclusions
+    MANAGE_REMINDERS = "manage_reminders"  # reminder rules (when and to whom)
+    MANAGE_OUTBOX = "manage_outbox"  # reminder messages: delivery state, retry of failures
+    VIEW_REPORTS = "view_reports"  # the reports page and ledger export (chiefs: their units)
+    VIEW_ANNUAL_REPORT = "view_annual_report"  # the draft annual report (bureau-wide figures)
+    EDIT_REPORT_NARRATIVE = "edit_report_narrative"  # the annual report's written paragraphs
 
 
 _READ = {Permission.VIEW_ITEMS, Permission.VIEW_CASES}
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(Permission),
-    Role.LEADER: frozenset(_READ),
-    Role.INSPECTOR: frozenset({*_READ, Permission.VIEW_AUDIT_LOG, Permission.REVIEW_ITEMS}),
+    Role.LEADER: frozenset({*_READ, Permission.VIEW_REPORTS, Permission.VIEW_ANNUAL_REPORT}),
+    Role.INSPECTOR: frozenset(
+        {*_READ, Permission.VIEW_AUDIT_LOG, Permission.REVIEW_ITEMS, Permission.VIEW_REPORTS}
+    ),
     Role.CHIEF: frozenset(
-        {*_READ, Permission.WORK_ITEMS, Permission.ASSIGN_ITEMS, Permission.REGISTER_CASES}
+        {
+            *_READ,
+            Permission.WORK_ITEMS,
+            Permission.ASSIGN_ITEMS,
+            Permission.REGISTER_CASES,
+            Permission.VIEW_REPORTS,
+        }
     ),
     Role.STAFF: frozenset({*_READ, Permission.WORK_ITEMS, Permission.REGISTER_CASES}),
 }
@@ -106,10 +120,14 @@ NAVIGATION: tuple[NavEntry, ...] = (
     NavEntry("main.index", _l("Home"), None),
     NavEntry("items.index", _l("My checklist"), Permission.VIEW_ITEMS),
     NavEntry("cases.index", _l("Cases"), Permission.VIEW_CASES),
+    NavEntry("reports.index", _l("Reports"), Permission.VIEW_REPORTS),
     NavEntry("review.queue", _l("Review queue"), Permission.REVIEW_ITEMS),
     NavEntry("auditlog.index", _l("Audit log"), Permission.VIEW_AUDIT_LOG),
     NavEntry("admin.requirements", _l("Catalogue"), Permission.MANAGE_CATALOGUE),
     NavEntry("admin.calendar", _l("Calendar"), Permission.MANAGE_CALENDAR),
+    NavEntry("admin.reasons", _l("Return reasons"), Permission.MANAGE_REVIEW_SETTINGS),
+    NavEntry("admin.reminders", _l("Reminders"), Permission.MANAGE_REMINDERS),
+    NavEntry("admin.outbox", _l("Outbox"), Permission.MANAGE_OUTBOX),
     NavEntry("admin.units", _l("Units"), Permission.MANAGE_UNITS),
     NavEntry("admin.users", _l("Users"), Permission.MANAGE_USERS),
 )

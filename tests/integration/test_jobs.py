@@ -90,3 +90,28 @@ def test_tick_command_generates_the_year_once(app, db_session):
 def test_tick_rejects_a_bad_instant(app, db_session):
     result = app.test_cli_runner().invoke(args=["tracker", "tick", "--now", "yesterday"])
     assert result.exit_code == 1 and "ISO-8601" in result.output
+
+
+def test_a_job_that_claims_its_own_work_runs_every_minute_without_run_records(app, db_session):
+    calls: list = []
+
+    def run(_session, now):
+        calls.append(now)
+        return {}
+
+    every_minute = jobs.Job("test_every_minute", jobs.every_minute, run, once_per_slot=False)
+    for minute in (0, 0, 1, 2):
+        outcomes = jobs.run_due_jobs(local(9, minute), [every_minute])
+        assert [(o.slot[-5:], o.status) for o in outcomes] == [(f"09:0{minute}", "done")]
+    assert len(calls) == 4
+    assert db_session.scalar(select(func.count()).select_from(JobRun)) == 0
+
+
+def test_the_job_table_runs_items_reminders_then_dispatch(app):
+    with app.app_context():
+        table = jobs.job_table()
+    assert [(j.name, j.once_per_slot) for j in table] == [
+        ("generate_items", True),
+        ("reminders", True),
+        ("dispatch", False),
+    ]

@@ -13,22 +13,27 @@ EXPECTED_NAV = {
         "main.index",
         "items.index",
         "cases.index",
+        "reports.index",
         "review.queue",
         "auditlog.index",
         "admin.requirements",
         "admin.calendar",
+        "admin.reasons",
+        "admin.reminders",
+        "admin.outbox",
         "admin.units",
         "admin.users",
     ],
-    Role.LEADER: ["main.index", "items.index", "cases.index"],
+    Role.LEADER: ["main.index", "items.index", "cases.index", "reports.index"],
     Role.INSPECTOR: [
         "main.index",
         "items.index",
         "cases.index",
+        "reports.index",
         "review.queue",
         "auditlog.index",
     ],
-    Role.CHIEF: ["main.index", "items.index", "cases.index"],
+    Role.CHIEF: ["main.index", "items.index", "cases.index", "reports.index"],
     Role.STAFF: ["main.index", "items.index", "cases.index"],
 }
 ADMIN_PAGES = [
@@ -39,6 +44,7 @@ ADMIN_PAGES = [
     "/admin/users/new",
     "/admin/requirements",
     "/admin/calendar",
+    "/admin/reminders",
 ]
 
 

@@ -1,11 +1,22 @@
 """Forms for units and users."""
 
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, SelectChoice, SelectField, StringField, SubmitField
-from wtforms.validators import DataRequired, Email, Length, Optional, Regexp
+from wtforms import (
+    BooleanField,
+    EmailField,
+    PasswordField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    SubmitField,
+    URLField,
+)
+from wtforms.validators import URL, DataRequired, Email, Length, Optional, Regexp, ValidationError
 
 from tracker.models import UnitKind
+from tracker.notify.dingtalk import webhook_problem
 
 UNIT_KIND_LABELS = {
     UnitKind.BUREAU: _l("Bureau"),
@@ -31,7 +42,35 @@ class UnitForm(FlaskForm):
         _l("Kind"), choices=[SelectChoice(k.value, v) for k, v in UNIT_KIND_LABELS.items()]
     )
     parent_id = SelectField(_l("Parent unit"), coerce=int, validators=[Optional()])
+    dingtalk_webhook = URLField(
+        _l("DingTalk robot webhook"),
+        validators=[
+            Optional(),
+            Length(max=500),
+            URL(require_tld=False, message=_l("Enter a valid web address.")),
+        ],
+        description=_l(
+            "Optional. The group robot's address (https://oapi.dingtalk.com/robot/send?"
+            "access_token=…); the unit's reminders are also posted to that group."
+        ),
+    )
+    # Never rendered back into the page (PasswordField): the view describes it as set or not set.
+    dingtalk_secret = PasswordField(
+        _l("DingTalk robot signing secret"),
+        validators=[
+            Optional(),
+            Length(max=200),
+            Regexp(r"^\S+$", message=_l("The secret has no spaces.")),
+        ],
+    )
+    dingtalk_secret_clear = BooleanField(_l("Remove the signing secret"))
     submit = SubmitField(_l("Save"))
+
+    def validate_dingtalk_webhook(self, field: URLField) -> None:
+        """https only: the webhook carries the robot's token (plain http only where allowed)."""
+        allow_http = bool(current_app.config.get("TRACKER_DINGTALK_ALLOW_HTTP", False))
+        if field.data and webhook_problem(field.data, allow_http=allow_http):
+            raise ValidationError(_l("The webhook address must start with https://."))
 
 
 class UserForm(FlaskForm):

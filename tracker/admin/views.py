@@ -81,6 +81,8 @@ def unit_new():
                 name_en=form.name_en.data,
                 kind=UnitKind(form.kind.data),
                 parent=db.session.get(Unit, form.parent_id.data) if form.parent_id.data else None,
+                dingtalk_webhook=form.dingtalk_webhook.data,
+                dingtalk_secret=form.dingtalk_secret.data or None,
                 now=now(),
             )
         except DomainError as error:
@@ -90,6 +92,7 @@ def unit_new():
             db.session.commit()
             flash(_("Unit %(name)s created.", name=unit.name), "success")
             return redirect(url_for("admin.units"))
+    _describe_secret(form, None)
     return render_template("admin/unit_form.html", form=form, unit=None)
 
 
@@ -111,6 +114,8 @@ def unit_edit(unit: Unit):
                 name_en=form.name_en.data,
                 kind=UnitKind(form.kind.data),
                 parent=db.session.get(Unit, form.parent_id.data) if form.parent_id.data else None,
+                dingtalk_webhook=form.dingtalk_webhook.data,
+                dingtalk_secret=_secret_change(form),
                 now=now(),
             )
         except DomainError as error:
@@ -120,7 +125,30 @@ def unit_edit(unit: Unit):
             db.session.commit()
             flash(_("Unit %(name)s saved.", name=unit.name), "success")
             return redirect(url_for("admin.units"))
+    _describe_secret(form, unit)
     return render_template("admin/unit_form.html", form=form, unit=unit)
+
+
+def _secret_change(form: UnitForm) -> str | directory.Keep | None:
+    """A typed secret replaces the stored one, "remove" clears it, an empty field keeps it."""
+    if form.dingtalk_secret_clear.data:
+        return None
+    return form.dingtalk_secret.data or directory.KEEP
+
+
+def _describe_secret(form: UnitForm, unit: Unit | None) -> None:
+    """Say whether a secret is stored, without ever putting it into the page."""
+    form.dingtalk_secret.data = ""
+    if unit is None or not unit.dingtalk_secret:
+        del form.dingtalk_secret_clear  # nothing to remove
+    if unit is not None and unit.dingtalk_secret:
+        form.dingtalk_secret.description = _(
+            "A secret is set. Leave the field empty to keep it, or type a new one to replace it."
+        )
+    else:
+        form.dingtalk_secret.description = _(
+            "Not set. With the robot's signing secret (it starts with SEC) every message is signed."
+        )
 
 
 @bp.post("/units/<int:unit_id>/active")

@@ -1,4 +1,5 @@
-"""Submitting an item for review, resubmitting after a return, comments, reviews and history."""
+"""Submitting an item for review, resubmitting after a return, comments, reviews, reopening
+and history."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from flask import abort, flash, redirect, render_template, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -19,14 +20,22 @@ from tracker.extensions import db
 from tracker.guards import authorize, requires
 from tracker.items import bp
 from tracker.items.page import item_panel
-from tracker.items.workflow_forms import CommentForm, ReviewForm, SubmitItemForm
+from tracker.items.workflow_forms import (
+    REMARK_PREFIX,
+    CommentForm,
+    ReopenForm,
+    ReviewForm,
+    SubmitItemForm,
+)
 from tracker.models import (
     AuditEvent,
     ChecklistItem,
     Comment,
     Evidence,
+    EvidenceRemark,
     ItemStatus,
     RequirementKind,
+    ReturnReasonTemplate,
     Review,
     ReviewDecision,
     Submission,
@@ -39,9 +48,11 @@ from tracker.services import comments as comment_service
 from tracker.services import reviews as review_service
 from tracker.services import submissions as submission_service
 from tracker.services.errors import DomainError, PermissionDenied
+from tracker.services.reviews import REMARK_MAX
 
 COMMENTS_SHOWN = 100
 HISTORY_SHOWN = 100
+TEMPLATES_OFFERED = 200  # the admins' list of return reasons is short; this keeps it bounded
 
 DECISION_LABELS = {
     ReviewDecision.APPROVE: _l("Approved"),
@@ -76,6 +87,15 @@ class Round:
     reviews: list[Review] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class RemarkRow:
+    """A reviewer's remark on one piece of evidence, shown under the review in #rounds."""
+
+    evidence_id: int
+    evidence_name: str
+    remark: str
+
+
 @dataclass
 class HistoryEntry:
     occurred_at: datetime
@@ -95,11 +115,18 @@ class WorkflowPanel:
     can_submit: bool
     can_review: bool
     can_comment: bool
+    can_reopen: bool
     review_conflict: str | None  # why this reviewer may not judge the item
     submit_form: SubmitItemForm
     review_form: ReviewForm
+    reopen_form: ReopenForm
     comment_form: CommentForm
     value_unit: str  # shown after indicator values
+    remarks: dict[int, list[RemarkRow]]  # review id -> its remarks on evidence
+    # For the review form: the active reason templates and the evidence of the round under review.
+    reason_templates: list[ReturnReasonTemplate] = field(default_factory=list)
+    round_evidence: list[Evidence] = field(default_factory=list)
+    remark_max: int = REMARK_MAX
 
 
 def format_value(value: Decimal | None) -> str:
@@ -159,6 +186,49 @@ def _history(item: ChecklistItem) -> list[HistoryEntry]:
     ]
 
 
+def _remarks(item: ChecklistItem) -> dict[int, list[RemarkRow]]:
+    """Every remark of every review of the item, in one query."""
+    rows = db.session.execute(
+        select(EvidenceRemark, Evidence)
+        .join(Review, Review.id == EvidenceRemark.review_id)
+        .join(Evidence, Evidence.id == EvidenceRemark.evidence_id)
+        .where(Review.item_id == item.id)
+        .order_by(EvidenceRemark.review_id, Evidence.uploaded_at, Evidence.id)
+    ).all()
+    remarks: dict[int, list[RemarkRow]] = {}
+    for remark, evidence in rows:
+        remarks.setdefault(remark.review_id, []).append(
+            RemarkRow(evidence.id, evidence.display_name, remark.remark)
+        )
+    return remarks
+
+
+def _review_form_context(
+    item: ChecklistItem, latest: Submission | None
+) -> tuple[list[ReturnReasonTemplate], list[Evidence]]:
+    """What only a reviewer's form needs: the reason templates and the round's evidence."""
+    templates = list(
+        db.session.scalars(
+            select(ReturnReasonTemplate)
+            .where(ReturnReasonTemplate.active)
+            .order_by(ReturnReasonTemplate.position, ReturnReasonTemplate.id)
+            .limit(TEMPLATES_OFFERED)
+        )
+    )
+    if latest is None:
+        return templates, []
+    evidence = db.session.scalars(
+        select(Evidence)
+        .where(
+            Evidence.item_id == item.id,
+            Evidence.submitted_round <= latest.round,  # what the round carried (see reviews)
+            Evidence.withdrawn_at.is_(None),
+        )
+        .order_by(Evidence.uploaded_at, Evidence.id)
+    ).all()
+    return templates, list(evidence)
+
+
 @item_panel
 def workflow_panel(item: ChecklistItem) -> dict[str, Any]:
     """Context for templates/items/_workflow_panel.html on the item page.
@@ -192,6 +262,13 @@ def workflow_panel(item: ChecklistItem) -> dict[str, Any]:
         )
     may_review = can_review_item(user, item) and status == ItemStatus.SUBMITTED
     conflict = review_service.duty_conflict(session, actor=user, item=item) if may_review else None
+    review_form = ReviewForm()
+    templates: list[ReturnReasonTemplate] = []
+    round_evidence: list[Evidence] = []
+    if may_review and conflict is None:
+        templates, round_evidence = _review_form_context(
+            item, submissions[-1] if submissions else None
+        )
     requirement = item.requirement
     panel = WorkflowPanel(
         rounds=list(rounds.values()),
@@ -202,15 +279,20 @@ def workflow_panel(item: ChecklistItem) -> dict[str, Any]:
         can_submit=can_work_item(user, item) and status in OWED_STATUSES,
         can_review=may_review and conflict is None,
         can_comment=user.active and can_see_unit(user, item.unit),
+        can_reopen=status == ItemStatus.APPROVED and can_review_item(user, item),
         review_conflict=conflict,
         submit_form=SubmitItemForm(),
-        review_form=ReviewForm(),
+        review_form=review_form,
+        reopen_form=ReopenForm(),
         comment_form=CommentForm(),
         value_unit=(
             requirement.target_unit or ""
             if RequirementKind(requirement.kind) == RequirementKind.INDICATOR
             else ""
         ),
+        remarks=_remarks(item),
+        reason_templates=templates,
+        round_evidence=round_evidence,
     )
     return {
         "workflow": panel,
@@ -237,6 +319,16 @@ def _flash_form_errors(form: FlaskForm) -> None:
     for errors in form.errors.values():
         for message in errors:
             flash(str(message), "danger")
+
+
+def _submitted_remarks() -> dict[int, str]:
+    """The non-empty remark-<evidence id> fields of the review form (blank ones mean no remark)."""
+    remarks: dict[int, str] = {}
+    for name, value in request.form.items():
+        key = name.removeprefix(REMARK_PREFIX)
+        if key != name and key.isdigit() and value.strip():
+            remarks[int(key)] = value
+    return remarks
 
 
 def _refused(error: PermissionDenied):
@@ -293,6 +385,8 @@ def review(item: ChecklistItem):
             item=item,
             decision=form.decision.data,
             comment=form.comment.data,
+            remarks=_submitted_remarks(),
+            reason_template_id=form.reason_template.data,
             now=now(),
         )
     except PermissionDenied as error:
@@ -310,6 +404,32 @@ def review(item: ChecklistItem):
         flash(_("The review queue is empty."), "info")
         return redirect(url_for("review.queue"), 303)
     return redirect(url_for("items.detail", item_id=following.id), 303)
+
+
+@bp.post("/<int:item_id>/reopen")
+@requires(Permission.VIEW_ITEMS, item_id=ChecklistItem)
+def reopen(item: ChecklistItem):
+    """An approved item sent back to its unit (e.g. a problem found after approval)."""
+    authorize(can_review_item(current_user, _visible(item)))
+    form = ReopenForm()
+    if not form.validate_on_submit():
+        _flash_form_errors(form)
+        return _back(item)
+    try:
+        review_service.reopen(
+            db.session,
+            actor=current_user._get_current_object(),
+            item=item,
+            reason=form.reason.data,
+            now=now(),
+        )
+    except PermissionDenied as error:
+        return _refused(error)
+    except DomainError as error:
+        return _failed(item, error)
+    db.session.commit()
+    flash(_("The item was reopened and returned to the unit with your reason."), "success")
+    return _back(item)
 
 
 @bp.post("/<int:item_id>/comments")

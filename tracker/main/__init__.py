@@ -2,4 +2,5 @@ from flask import Blueprint
 
 bp = Blueprint("main", __name__)
 
-from tracker.main import views  # noqa: E402,F401
+# views: home and health; preferences: a user's reminder settings; tokens: personal API tokens.
+from tracker.main import preferences, tokens, views  # noqa: E402,F401

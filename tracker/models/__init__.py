@@ -1,5 +1,6 @@
 """The domain model; importing this package registers every table on the metadata."""
 
+from tracker.models.api_token import ApiToken
 from tracker.models.audit import AuditEvent, AuditHead
 from tracker.models.base import Base
 from tracker.models.calendar import Holiday, HolidayYear
@@ -28,12 +29,15 @@ from tracker.models.notification import (
     NotificationKind,
     NotificationStatus,
 )
+from tracker.models.reminders import NotificationPreference, ReminderPolicy
+from tracker.models.reporting import CalendarFeed, ReportNarrative
 from tracker.models.review import Comment, EvidenceRemark, Review, ReviewDecision, Submission
 from tracker.models.scheduling import JobRun, JobRunStatus
 from tracker.models.unit import Unit, UnitKind
 from tracker.models.user import Role, User
 
 __all__ = [
+    "ApiToken",
     "AppliesTo",
     "AuditEvent",
     "AuditHead",
@@ -42,6 +46,7 @@ __all__ = [
     "Base",
     "Blob",
     "Cadence",
+    "CalendarFeed",
     "Case",
     "ChecklistItem",
     "Comment",
@@ -58,7 +63,10 @@ __all__ = [
     "Notification",
     "NotificationChannel",
     "NotificationKind",
+    "NotificationPreference",
     "NotificationStatus",
+    "ReminderPolicy",
+    "ReportNarrative",
     "Requirement",
     "RequirementKind",
     "RequirementVersion",

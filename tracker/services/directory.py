@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import Enum
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
@@ -35,6 +37,52 @@ def _plain(value: Any) -> Any:
 # ---------------------------------------------------------------- units
 
 
+class Keep(Enum):
+    """Leave a field as it is (the form sent nothing for it), as opposed to None: clear it."""
+
+    KEEP = "keep"
+
+
+KEEP = Keep.KEEP
+
+
+def _clean(value: str | None) -> str | None:
+    return (value or "").strip() or None
+
+
+def _webhook_for_audit(url: str | None) -> str | None:
+    """The webhook without its query: the access token is a credential, not an audit fact."""
+    if not url:
+        return None
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}{parts.path}" + ("?…" if parts.query else "")
+
+
+def _dingtalk_changes(
+    unit: Unit, webhook: str | Keep | None, secret: str | Keep | None
+) -> dict[str, list[Any]]:
+    """Apply the robot settings; the audit sees a masked webhook and only whether the secret
+    changed ("***"), never its value."""
+    changed: dict[str, list[Any]] = {}
+    if webhook is not KEEP:
+        webhook = _clean(webhook)
+        if webhook != unit.dingtalk_webhook:
+            changed["dingtalk_webhook"] = [
+                _webhook_for_audit(unit.dingtalk_webhook),
+                _webhook_for_audit(webhook),
+            ]
+            unit.dingtalk_webhook = webhook
+    if secret is not KEEP:
+        secret = _clean(secret)
+        if secret != unit.dingtalk_secret:
+            changed["dingtalk_secret"] = [
+                "***" if unit.dingtalk_secret else None,
+                "***" if secret else None,
+            ]
+            unit.dingtalk_secret = secret
+    return changed
+
+
 def unit_by_code(session: Session, code: str) -> Unit | None:
     return session.execute(select(Unit).where(Unit.code == code.strip())).scalar_one_or_none()
 
@@ -58,9 +106,11 @@ def create_unit(
     kind: UnitKind,
     parent: Unit | None = None,
     name_en: str | None = None,
+    dingtalk_webhook: str | None = None,
+    dingtalk_secret: str | None = None,
     now: datetime,
 ) -> Unit:
-    """Create a unit under an optional parent."""
+    """Create a unit under an optional parent (optionally with its DingTalk group robot)."""
     code = code.strip().upper()
     _check_unit_code_free(session, code)
     unit = Unit(
@@ -71,6 +121,7 @@ def create_unit(
         parent=parent,
         path="/",
     )
+    robot = _dingtalk_changes(unit, dingtalk_webhook, dingtalk_secret)
     session.add(unit)
     session.flush()
     unit.path = _unit_path(parent, unit.id)
@@ -85,6 +136,7 @@ def create_unit(
             "name": unit.name,
             "kind": str(unit.kind),
             "parent": parent.code if parent else None,
+            **{field: new for field, (_old, new) in robot.items()},
         },
         at=now,
     )
@@ -102,9 +154,14 @@ def update_unit(
     kind: UnitKind,
     parent: Unit | None,
     name_en: str | None,
+    dingtalk_webhook: str | Keep | None = KEEP,
+    dingtalk_secret: str | Keep | None = KEEP,
     now: datetime,
 ) -> Unit:
-    """Edit a unit; moving it under a new parent moves its whole subtree."""
+    """Edit a unit; moving it under a new parent moves its whole subtree.
+
+    The DingTalk settings are left alone unless given (KEEP); None clears them.
+    """
     code = code.strip().upper()
     _check_unit_code_free(session, code, except_id=unit.id)
     if parent is not None and (parent.id == unit.id or parent.path.startswith(unit.path)):
@@ -122,6 +179,7 @@ def update_unit(
             "parent_id": parent.id if parent else None,
         },
     )
+    changed.update(_dingtalk_changes(unit, dingtalk_webhook, dingtalk_secret))
     new_path = _unit_path(parent, unit.id)
     if new_path != old_path:
         # One UPDATE rewrites the prefix of every descendant's path.

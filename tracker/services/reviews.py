@@ -15,8 +15,10 @@ from sqlalchemy.orm import Session
 from tracker.models import (
     ChecklistItem,
     Evidence,
+    EvidenceRemark,
     InspectorExclusion,
     ItemStatus,
+    ReturnReasonTemplate,
     Review,
     ReviewDecision,
     Submission,
@@ -27,9 +29,10 @@ from tracker.services import audit
 from tracker.services.errors import InvalidTransition, PermissionDenied, ValidationFailed
 from tracker.services.submissions import lock_item
 
-__all__ = ["COMMENT_MAX", "DECISIONS", "decide", "duty_conflict", "reopen"]
+__all__ = ["COMMENT_MAX", "DECISIONS", "REMARK_MAX", "decide", "duty_conflict", "reopen"]
 
 COMMENT_MAX = 2000
+REMARK_MAX = 1000  # EvidenceRemark.remark is String(1000)
 # The decisions `decide` takes; `reopen` (of an approved item) comes with its own operation.
 DECISIONS = (ReviewDecision.APPROVE, ReviewDecision.RETURN)
 _OUTCOME = {
@@ -67,9 +70,17 @@ def decide(
     item: ChecklistItem,
     decision: ReviewDecision | str,
     comment: str | None = None,
+    remarks: dict[int, str] | None = None,
+    reason_template_id: int | None = None,
     now: datetime,
 ) -> Review:
-    """Judge the item's latest submission round: approve it, or return it with a reason."""
+    """Judge the item's latest submission round: approve it, or return it with a reason.
+
+    `remarks` maps evidence ids of the round being judged to the reviewer's remark on each.
+    `reason_template_id` stands in for an empty comment: the active template's text in the
+    reviewer's language becomes the comment (the review form's script fills the textarea with
+    it; without the script the server does the same). A comment that was typed always wins.
+    """
     if not can_review_item(actor, item):
         raise PermissionDenied(_l("You may not review this item."))
     lock_item(session, item)
@@ -84,6 +95,10 @@ def decide(
     if ItemStatus(item.status) != ItemStatus.SUBMITTED:
         raise InvalidTransition(_l("Only a submitted item can be reviewed."))
     comment = (comment or "").strip() or None
+    template_used = None
+    if comment is None and reason_template_id is not None:
+        template_used = _active_template(session, reason_template_id)
+        comment = template_used.text(actor.locale or "zh_CN")
     if comment is not None and len(comment) > COMMENT_MAX:
         raise ValidationFailed(
             _l("The comment may be at most %(limit)d characters.", limit=COMMENT_MAX),
@@ -95,6 +110,7 @@ def decide(
             field="comment",
         )
     submission = _latest_submission(session, item)
+    checked_remarks = _checked_remarks(session, item, submission, remarks or {})
     status, action = _OUTCOME[chosen]
     review = Review(
         item_id=item.id,
@@ -108,21 +124,81 @@ def decide(
     session.add(review)
     item.status = status
     session.flush()
+    session.add_all(
+        EvidenceRemark(review_id=review.id, evidence_id=evidence_id, remark=remark)
+        for evidence_id, remark in checked_remarks
+    )
+    data = {
+        "round": submission.round,
+        "submission_id": submission.id,
+        "review_id": review.id,
+        "reason" if chosen == ReviewDecision.RETURN else "comment": comment,
+    }
+    if template_used is not None:
+        data["reason_template_id"] = template_used.id
+    if checked_remarks:
+        # A list, not a mapping: JSON keys would turn the evidence ids into strings.
+        data["remarks"] = [{"evidence_id": e, "remark": r} for e, r in checked_remarks]
     audit.record(
         session,
         actor=actor,
         action=action,
         object_type="checklist_item",
         object_id=item.id,
-        data={
-            "round": submission.round,
-            "submission_id": submission.id,
-            "review_id": review.id,
-            "reason" if chosen == ReviewDecision.RETURN else "comment": comment,
-        },
+        data=data,
         at=now,
     )
     return review
+
+
+def _active_template(session: Session, template_id: int) -> ReturnReasonTemplate:
+    template = session.get(ReturnReasonTemplate, template_id)
+    if template is None or not template.active:
+        raise ValidationFailed(
+            _l("That reason template is no longer offered. Choose another or write the reason."),
+            field="reason_template",
+        )
+    return template
+
+
+def _checked_remarks(
+    session: Session, item: ChecklistItem, submission: Submission, remarks: dict[int, str]
+) -> list[tuple[int, str]]:
+    """The remarks as (evidence id, text) in id order, once each is known to be admissible.
+
+    Only evidence the judged round carried may carry a remark: what was frozen with it or with
+    an earlier round (a resubmission carries the earlier evidence forward, keeping its first
+    round number), not evidence added since, which has not been submitted yet.
+    """
+    if not remarks:
+        return []
+    cleaned: list[tuple[int, str]] = []
+    for evidence_id, remark in sorted(remarks.items()):
+        text = (remark or "").strip()
+        if not text:
+            raise ValidationFailed(_l("A remark on evidence cannot be empty."), field="remarks")
+        if len(text) > REMARK_MAX:
+            raise ValidationFailed(
+                _l("A remark on evidence may be at most %(limit)d characters.", limit=REMARK_MAX),
+                field="remarks",
+            )
+        cleaned.append((int(evidence_id), text))
+    in_round = set(
+        session.scalars(
+            select(Evidence.id).where(
+                Evidence.id.in_([e for e, _text in cleaned]),
+                Evidence.item_id == item.id,
+                Evidence.submitted_round <= submission.round,
+                Evidence.withdrawn_at.is_(None),
+            )
+        )
+    )
+    if any(e not in in_round for e, _text in cleaned):
+        raise ValidationFailed(
+            _l("Remarks can only be made on the evidence of the round under review."),
+            field="remarks",
+        )
+    return cleaned
 
 
 def _latest_submission(session: Session, item: ChecklistItem) -> Submission:

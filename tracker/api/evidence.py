@@ -1,0 +1,134 @@
+"""Evidence through the API: multipart upload (the web upload's streaming and checks) and
+download (streamed from blob storage)."""
+
+from __future__ import annotations
+
+from flask import Response, current_app, jsonify, request, url_for
+from flask_babel import lazy_gettext as _l
+
+from tracker.api import bp
+from tracker.api.auth import api_user
+from tracker.api.common import (
+    FieldErrors,
+    clean_text,
+    evidence_json,
+    get_by_id,
+    item_json,
+    parse_date,
+    require,
+    require_permission,
+    visible_item,
+)
+from tracker.api.errors import ApiError
+from tracker.api.items import _may_read_withdrawn
+from tracker.api.openapi import operation
+from tracker.clock import now, today
+from tracker.extensions import db
+from tracker.items.evidence_views import _send, blob_storage, max_upload_bytes
+from tracker.models import ChecklistItem, Evidence, EvidenceKind
+from tracker.permissions import Permission, can_see_unit, can_work_item
+from tracker.services import evidence as evidence_service
+
+
+@bp.post("/items/<int:item_id>/evidence")
+@operation(
+    summary="Upload evidence files to an item",
+    tag="evidence",
+    description=(
+        "multipart/form-data: one or more `file` parts, optional `note` and `occurred_on` "
+        "(YYYY-MM-DD, required for count requirements). Files are streamed to storage while "
+        "hashed and checked; either all of them are recorded or none. 413 for a file over the "
+        "size limit, 415 for a refused type (decided from the content, not the name)."
+    ),
+    request_body={
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "file": {"type": "string", "format": "binary"},
+                        "note": {"type": "string", "maxLength": 1000},
+                        "occurred_on": {"type": "string", "format": "date"},
+                    },
+                    "required": ["file"],
+                }
+            }
+        },
+    },
+    responses={
+        201: {
+            "description": "recorded",
+            "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/EvidenceAdded"}}
+            },
+        }
+    },
+    errors=(400, 403, 404, 409, 413, 415, 422),
+)
+def upload_evidence(item_id: int) -> tuple[Response, int]:
+    item = visible_item(item_id)
+    user = api_user()
+    require(can_work_item(user, item), _l("You may not add or withdraw evidence on this item."))
+    if request.mimetype != "multipart/form-data":
+        raise ApiError(415, "unsupported_media_type", _l("Send the files as multipart/form-data."))
+    errors = FieldErrors()
+    occurred_on = parse_date(request.form.get("occurred_on"), "occurred_on", errors)
+    note = clean_text(request.form.get("note"), "note", errors)
+    errors.raise_if_any()
+    # Each part's stream goes to the service as it is: it is read in chunks (werkzeug spooled
+    # large parts to temporary files), never whole into memory.
+    files = [(f.stream, f.filename or "") for f in request.files.getlist("file") if f]
+    added = evidence_service.add_files(
+        db.session,
+        actor=user,
+        item=item,
+        files=files,
+        storage=blob_storage(),
+        max_bytes=max_upload_bytes(),
+        max_files=current_app.config["TRACKER_MAX_FILES_PER_UPLOAD"],
+        note=note,
+        occurred_on=occurred_on,
+        now=now(),
+    )
+    db.session.commit()
+    body = {
+        "evidence": [
+            evidence_json(e, download=url_for("api.download_evidence", evidence_id=e.id))
+            for e in added
+        ],
+        "item": item_json(item, today=today()),
+    }
+    return jsonify(body), 201
+
+
+@bp.get("/evidence/<int:evidence_id>/download")
+@operation(
+    summary="Download an evidence file",
+    tag="evidence",
+    description=(
+        "The stored bytes, streamed, with the recorded content type; the `ETag` is the sha256. "
+        "404 for links, for other units' evidence and for others' withdrawn files."
+    ),
+    responses={
+        200: {
+            "description": "the file",
+            "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
+            "headers": {"ETag": {"schema": {"type": "string"}}},
+        }
+    },
+    errors=(403, 404),
+)
+def download_evidence(evidence_id: int) -> Response:
+    user = api_user()
+    evidence = get_by_id(Evidence, evidence_id)
+    item = None if evidence is None else db.session.get(ChecklistItem, evidence.item_id)
+    if evidence is None or item is None or not can_see_unit(user, item.unit):
+        raise ApiError(404)
+    require_permission(Permission.VIEW_ITEMS)
+    if evidence.kind != EvidenceKind.FILE or not evidence.blob_sha256:
+        raise ApiError(404, "not_found", _l("This evidence is a link: it has no file."))
+    if evidence.withdrawn_at is not None and not _may_read_withdrawn(user, evidence):
+        raise ApiError(404)
+    # The web download's streaming response: 64 KiB chunks, nosniff, RFC 5987 file name.
+    return _send(evidence, disposition="attachment")

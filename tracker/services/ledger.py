@@ -1,0 +1,636 @@
+"""The ledger (台账) export: the checklist under any filter of the item list, as XLSX or CSV.
+
+Rows are read as plain column tuples in batches (`yield_per`: a server-side cursor on
+PostgreSQL) and written straight out — an openpyxl write-only workbook or a CSV generator — so
+memory stays bounded whatever the number of rows.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import IO, Any
+from zoneinfo import ZoneInfo
+
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.styles import Font, PatternFill
+from openpyxl.utils import get_column_letter
+from sqlalchemy import DateTime, and_, func, literal, or_, select
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import Session, aliased
+from sqlalchemy.sql.functions import FunctionElement
+
+from tracker.models import (
+    Case,
+    ChecklistItem,
+    ItemStatus,
+    Requirement,
+    RequirementKind,
+    Review,
+    ReviewDecision,
+    Submission,
+    Unit,
+    User,
+)
+from tracker.models.catalogue import Family
+from tracker.models.checklist import OWED_STATUSES
+from tracker.scoping import unit_scope
+from tracker.services.calendar import WorkingCalendar
+
+OVERDUE = "overdue"  # the derived status filter of the item list
+STATUS_FILTERS = frozenset({*(s.value for s in ItemStatus), OVERDUE})
+MAX_DUE_WITHIN = 366  # as on the item list
+BATCH = 2000  # rows fetched per round trip
+_HALF_OR_QUARTER = re.compile(r"(\d{4})-?([HQ]\d)")
+
+# Names used in the files; kept here (not in the UI catalogue) because the DOCX and the CLI export
+# are written in Chinese whatever the interface language, and the XLSX follows the user's locale.
+FAMILY_NAMES: dict[Family, tuple[str, str]] = {
+    Family.PUBLICITY: ("行政执法公示", "Enforcement publicity"),
+    Family.RECORDING: ("执法全过程记录", "Full-process recording"),
+    Family.LEGAL_REVIEW: ("重大执法决定法制审核", "Legal review of major decisions"),
+    Family.NORMATIVE_DOCS: ("规范性文件", "Normative documents"),
+    Family.ASSESSMENT: ("督察考核", "Supervision and assessment"),
+    Family.LAW_STUDY: ("学法用法", "Law study"),
+    Family.OTHER: ("其他职责", "Other duties"),
+}
+STATUS_NAMES: dict[ItemStatus, tuple[str, str]] = {
+    ItemStatus.OPEN: ("待办", "Open"),
+    ItemStatus.SUBMITTED: ("已提交", "Submitted"),
+    ItemStatus.RETURNED: ("已退回", "Returned"),
+    ItemStatus.APPROVED: ("已通过", "Approved"),
+}
+YES_NO = {True: ("是", "Yes"), False: ("否", "No")}
+
+# (key, Chinese header, English header, column width)
+COLUMNS: tuple[tuple[str, str, str, int], ...] = (
+    ("id", "序号", "ID", 9),
+    ("code", "要求编号", "Code", 10),
+    ("title", "事项", "Requirement", 44),
+    ("family", "类别", "Family", 20),
+    ("unit", "责任单位", "Unit", 22),
+    ("scope", "期间/案件", "Period / case", 20),
+    ("due_date", "截止日期", "Due date", 12),
+    ("provisional", "期限待定", "Provisional due date", 10),
+    ("status", "状态", "Status", 10),
+    ("overdue", "逾期", "Overdue", 8),
+    ("assignee", "经办人", "Officer in charge", 14),
+    ("submitted_on", "最近提交日期", "Last submitted", 13),
+    ("approved_on", "审核通过日期", "Approved on", 13),
+    ("on_time", "按时完成", "Completed on time", 10),
+    ("value", "数值/次数", "Value / occurrences", 12),
+)
+SUMMARY_COLUMNS: tuple[tuple[str, str, str, int], ...] = (
+    ("family", "类别", "Family", 24),
+    ("total", "事项总数", "Items", 10),
+    ("approved", "已通过", "Approved", 10),
+    ("submitted", "已提交待审", "Submitted", 11),
+    ("owed", "待办/已退回", "Open / returned", 12),
+    ("overdue", "逾期", "Overdue", 8),
+    ("on_time", "按时完成", "On time", 10),
+    ("on_time_rate", "按时完成率", "On-time rate", 12),
+)
+DATE_COLUMNS = frozenset({"due_date", "submitted_on", "approved_on"})
+DATE_FORMAT = "yyyy-mm-dd"
+
+
+def _en(locale: str) -> bool:
+    return locale.startswith("en")
+
+
+def family_name(family: Family | str, locale: str = "zh_CN") -> str:
+    return FAMILY_NAMES[Family(family)][1 if _en(locale) else 0]
+
+
+def status_name(status: ItemStatus | str, locale: str = "zh_CN") -> str:
+    return STATUS_NAMES[ItemStatus(status)][1 if _en(locale) else 0]
+
+
+# ---------------------------------------------------------------- "on time", in SQL
+
+
+class due_deadline(FunctionElement):
+    """The instant a due date ends in the bureau's timezone (midnight after it, local)."""
+
+    type = DateTime(timezone=True)
+    name = "due_deadline"
+    inherit_cache = True
+
+
+@compiles(due_deadline, "postgresql")
+def _due_deadline_pg(element: due_deadline, compiler: Any, **kw: Any) -> str:
+    due, zone, _offset = list(element.clauses)
+    return (
+        f"((({compiler.process(due, **kw)} + 1)::timestamp) "
+        f"AT TIME ZONE {compiler.process(zone, **kw)})"
+    )
+
+
+@compiles(due_deadline)
+def _due_deadline_other(element: due_deadline, compiler: Any, **kw: Any) -> str:
+    # SQLite knows no zones: a fixed offset, which Asia/Shanghai (no DST since 1991) is. Stored
+    # instants are "YYYY-MM-DD HH:MM:SS.ffffff" UTC strings, so string order is time order.
+    due, _zone, offset = list(element.clauses)
+    return f"datetime({compiler.process(due, **kw)}, '+1 day', {compiler.process(offset, **kw)})"
+
+
+def deadline_of(due: Any, timezone: str) -> due_deadline:
+    """SQL: the UTC instant at which the local due date is over."""
+    offset = ZoneInfo(timezone).utcoffset(datetime(2000, 7, 1)) or timedelta(0)
+    minutes = int(offset.total_seconds() // 60)
+    return due_deadline(due, literal(timezone), literal(f"{-minutes:+d} minutes"))
+
+
+def last_submitted_at() -> Any:
+    """Correlated: when the item's latest round was sent for review."""
+    return (
+        select(func.max(Submission.submitted_at))
+        .where(Submission.item_id == ChecklistItem.id)
+        .correlate(ChecklistItem)
+        .scalar_subquery()
+    )
+
+
+def on_time_condition(timezone: str) -> Any:
+    """Approved, and the approved (latest) round was submitted by the end of the due date."""
+    return and_(
+        ChecklistItem.status == ItemStatus.APPROVED,
+        last_submitted_at() < deadline_of(ChecklistItem.due_date, timezone),
+    )
+
+
+def on_time_rate(on_time: int, due_or_done: int) -> float | None:
+    """Items approved on time ÷ items approved or past their due date (None: nothing due yet)."""
+    return on_time / due_or_done if due_or_done else None
+
+
+def year_condition(year: int) -> Any:
+    """Items of the year: periodic ones by their period code, case items by the decision date."""
+    case_ids = select(Case.id).where(Case.decided_on.between(date(year, 1, 1), date(year, 12, 31)))
+    return or_(
+        ChecklistItem.period.like(f"{year}%"),
+        and_(ChecklistItem.case_id.is_not(None), ChecklistItem.case_id.in_(case_ids)),
+    )
+
+
+# ---------------------------------------------------------------- filters
+
+
+def _period_code(typed: str) -> str:
+    """2026Q4 and 2026-q4 both mean 2026-Q4 (as on the item list)."""
+    code = typed.strip().upper()
+    match = _HALF_OR_QUARTER.fullmatch(code)
+    return f"{match[1]}-{match[2]}" if match else code[:8]
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(value) if value not in (None, "") else None
+    except (TypeError, ValueError):
+        return None
+
+
+@dataclass(frozen=True)
+class LedgerFilters:
+    """The item list's query-string filters plus the year; invalid values are ignored."""
+
+    year: int | None = None
+    period: str = ""
+    family: str = ""
+    status: str = ""
+    unit: int = 0
+    assignee: str = ""  # "", "me", "none" or a user id
+    q: str = ""
+    due_within: int | None = None
+    sort: str = "due"
+
+    @classmethod
+    def from_args(cls, args: Mapping[str, str]) -> LedgerFilters:
+        year = _int(args.get("year"))
+        family = args.get("family", "") or ""
+        status = args.get("status", "") or ""
+        assignee = (args.get("assignee", "") or "").strip()
+        due_within = _int(args.get("due_within"))
+        return cls(
+            year=year if year is not None and 2000 <= year <= 2100 else None,
+            period=_period_code(args.get("period", "") or ""),
+            family=family if family in {f.value for f in Family} else "",
+            status=status if status in STATUS_FILTERS else "",
+            unit=max(_int(args.get("unit")) or 0, 0),
+            assignee=assignee if assignee in ("me", "none") or assignee.isdigit() else "",
+            q=(args.get("q", "") or "").strip(),
+            due_within=due_within if due_within is not None and due_within >= 0 else None,
+            sort="-due" if args.get("sort") == "-due" else "due",
+        )
+
+    def query_args(self) -> dict[str, Any]:
+        """The non-empty filters, for links."""
+        values = {
+            "year": self.year,
+            "period": self.period,
+            "family": self.family,
+            "status": self.status,
+            "unit": self.unit or None,
+            "assignee": self.assignee,
+            "q": self.q,
+            "due_within": self.due_within,
+            "sort": "-due" if self.sort == "-due" else None,
+        }
+        return {k: v for k, v in values.items() if v not in (None, "")}
+
+
+def conditions(
+    session: Session,
+    filters: LedgerFilters,
+    *,
+    user: User | None,
+    today: date,
+    calendar: WorkingCalendar | None = None,
+) -> list[Any]:
+    """SQL conditions of the user's scope (None: every unit, for the CLI) and of each filter."""
+    result: list[Any] = []
+    scope = unit_scope(user) if user is not None else None
+    if scope is not None:
+        result.append(scope)
+    if filters.unit:
+        # As on the item list: a unit outside the scope (or unknown) is ignored, not an empty set.
+        visible = select(Unit.id).where(Unit.id == filters.unit)
+        if scope is not None:
+            visible = visible.where(scope)
+        if session.scalar(visible) is not None:
+            result.append(ChecklistItem.unit_id == filters.unit)
+    if filters.year:
+        result.append(year_condition(filters.year))
+    if filters.period:
+        result.append(ChecklistItem.period == filters.period)
+    if filters.family:
+        result.append(Requirement.family == Family(filters.family))
+    if filters.due_within is not None and calendar is not None:
+        limit = calendar.add_working_days(today, min(filters.due_within, MAX_DUE_WITHIN))
+        result.append(ChecklistItem.due_date.between(today, limit))
+    if filters.assignee == "me":
+        if user is not None:
+            result.append(ChecklistItem.assignee_id == user.id)
+    elif filters.assignee == "none":
+        result.append(ChecklistItem.assignee_id.is_(None))
+    elif filters.assignee:
+        result.append(ChecklistItem.assignee_id == int(filters.assignee))
+    if filters.q:
+        like = f"%{filters.q}%"
+        result.append(
+            or_(
+                Requirement.code.ilike(like),
+                Requirement.title_zh.ilike(like),
+                Requirement.title_en.ilike(like),
+            )
+        )
+    if filters.status == OVERDUE:
+        result.append(ChecklistItem.is_overdue(today))
+    elif filters.status:
+        result.append(ChecklistItem.status == ItemStatus(filters.status))
+    return result
+
+
+# ---------------------------------------------------------------- rows
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerRow:
+    id: int
+    code: str
+    title_zh: str
+    title_en: str
+    family: Family
+    kind: RequirementKind
+    unit_name: str
+    unit_name_en: str | None
+    period: str | None
+    case_no: str | None
+    due_date: date
+    provisional: bool
+    status: ItemStatus
+    overdue: bool
+    assignee: str | None
+    submitted_on: date | None
+    approved_on: date | None
+    on_time: bool
+    value: Decimal | None
+
+    def values(self, locale: str) -> dict[str, Any]:
+        """The row's cells by column key, in the file's language."""
+        en = _en(locale)
+        pick = 1 if en else 0
+        return {
+            "id": self.id,
+            "code": self.code,
+            "title": self.title_en if en else self.title_zh,
+            "family": FAMILY_NAMES[self.family][pick],
+            "unit": (self.unit_name_en or self.unit_name) if en else self.unit_name,
+            "scope": self.case_no or self.period or "",
+            "due_date": self.due_date,
+            "provisional": YES_NO[self.provisional][pick] if self.provisional else "",
+            "status": STATUS_NAMES[self.status][pick],
+            "overdue": YES_NO[True][pick] if self.overdue else "",
+            "assignee": self.assignee or "",
+            "submitted_on": self.submitted_on,
+            "approved_on": self.approved_on,
+            "on_time": YES_NO[self.on_time][pick] if self.status == ItemStatus.APPROVED else "",
+            "value": None if self.value is None else float(self.value),
+        }
+
+
+def export_statement(conds: list[Any], *, today: date, timezone: str, sort: str = "due") -> Any:
+    """One SELECT of plain columns (no ORM objects) for the rows under `conds`."""
+    assignee = aliased(User)
+    last_value = (
+        select(Submission.value)
+        .where(Submission.item_id == ChecklistItem.id)
+        .correlate(ChecklistItem)
+        .order_by(Submission.round.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    approved_at = (
+        select(func.max(Review.decided_at))
+        .where(Review.item_id == ChecklistItem.id, Review.decision == ReviewDecision.APPROVE)
+        .correlate(ChecklistItem)
+        .scalar_subquery()
+    )
+    due_order = ChecklistItem.due_date.desc() if sort == "-due" else ChecklistItem.due_date
+    return (
+        select(
+            ChecklistItem.id,
+            Requirement.code,
+            Requirement.title_zh,
+            Requirement.title_en,
+            Requirement.family,
+            Requirement.kind,
+            Unit.name,
+            Unit.name_en,
+            ChecklistItem.period,
+            Case.case_no,
+            ChecklistItem.due_date,
+            ChecklistItem.due_provisional,
+            ChecklistItem.status,
+            ChecklistItem.is_overdue(today).label("overdue"),
+            assignee.name.label("assignee"),
+            last_submitted_at().label("submitted_at"),
+            approved_at.label("approved_at"),
+            on_time_condition(timezone).label("on_time"),
+            ChecklistItem.value,
+            last_value.label("last_value"),
+        )
+        .select_from(ChecklistItem)
+        .join(ChecklistItem.unit)
+        .join(ChecklistItem.requirement)
+        .outerjoin(Case, Case.id == ChecklistItem.case_id)
+        .outerjoin(assignee, assignee.id == ChecklistItem.assignee_id)
+        .where(*conds)
+        .order_by(due_order, Requirement.code, ChecklistItem.id)
+    )
+
+
+def _local_date(instant: datetime | None, zone: ZoneInfo) -> date | None:
+    if instant is None:
+        return None
+    if instant.tzinfo is None:  # SQLite hands back naive UTC for a raw subquery column
+        instant = instant.replace(tzinfo=UTC)
+    return instant.astimezone(zone).date()
+
+
+def iter_rows(
+    session: Session, conds: list[Any], *, today: date, timezone: str, sort: str = "due"
+) -> Iterator[LedgerRow]:
+    """The ledger rows, fetched BATCH at a time."""
+    zone = ZoneInfo(timezone)
+    stmt = export_statement(conds, today=today, timezone=timezone, sort=sort)
+    result = session.execute(stmt.execution_options(yield_per=BATCH))
+    for r in result:
+        status = ItemStatus(r.status)
+        kind = RequirementKind(r.kind)
+        value = r.value if kind == RequirementKind.INDICATOR else r.last_value
+        if kind == RequirementKind.TASK:
+            value = None
+        yield LedgerRow(
+            id=r.id,
+            code=r.code,
+            title_zh=r.title_zh,
+            title_en=r.title_en,
+            family=Family(r.family),
+            kind=kind,
+            unit_name=r.name,
+            unit_name_en=r.name_en,
+            period=r.period,
+            case_no=r.case_no,
+            due_date=r.due_date,
+            provisional=bool(r.due_provisional),
+            status=status,
+            overdue=bool(r.overdue),
+            assignee=r.assignee,
+            submitted_on=_local_date(r.submitted_at, zone),
+            approved_on=_local_date(r.approved_at, zone) if status == ItemStatus.APPROVED else None,
+            on_time=bool(r.on_time),
+            value=value,
+        )
+
+
+def export_rows(
+    session: Session,
+    filters: LedgerFilters,
+    *,
+    user: User | None,
+    today: date,
+    timezone: str,
+    calendar: WorkingCalendar | None = None,
+) -> Iterator[LedgerRow]:
+    """The rows of the filtered ledger, scoped to the user's units (every unit when None)."""
+    conds = conditions(session, filters, user=user, today=today, calendar=calendar)
+    return iter_rows(session, conds, today=today, timezone=timezone, sort=filters.sort)
+
+
+# ---------------------------------------------------------------- summary
+
+
+@dataclass
+class FamilyTotals:
+    total: int = 0
+    approved: int = 0
+    submitted: int = 0
+    owed: int = 0
+    overdue: int = 0
+    on_time: int = 0
+    due_or_done: int = 0
+
+    def add(self, row: LedgerRow, today: date) -> None:
+        self.total += 1
+        if row.status == ItemStatus.APPROVED:
+            self.approved += 1
+        elif row.status == ItemStatus.SUBMITTED:
+            self.submitted += 1
+        if row.status in OWED_STATUSES:
+            self.owed += 1
+        if row.overdue:
+            self.overdue += 1
+        if row.on_time:
+            self.on_time += 1
+        if row.status == ItemStatus.APPROVED or row.due_date < today:
+            self.due_or_done += 1
+
+    @property
+    def rate(self) -> float | None:
+        return on_time_rate(self.on_time, self.due_or_done)
+
+
+@dataclass
+class Summary:
+    families: dict[Family, FamilyTotals] = field(
+        default_factory=lambda: {f: FamilyTotals() for f in Family}
+    )
+
+    def add(self, row: LedgerRow, today: date) -> None:
+        self.families[row.family].add(row, today)
+
+    @property
+    def total(self) -> FamilyTotals:
+        result = FamilyTotals()
+        for t in self.families.values():
+            for name in ("total", "approved", "submitted", "owed", "overdue", "on_time"):
+                setattr(result, name, getattr(result, name) + getattr(t, name))
+            result.due_or_done += t.due_or_done
+        return result
+
+
+# ---------------------------------------------------------------- XLSX
+
+
+def _sheet_title(name: str) -> str:
+    return re.sub(r"[\[\]:*?/\\]", " ", name)[:31]
+
+
+def _header(ws: Any, columns: Iterable[tuple[str, str, str, int]], locale: str) -> None:
+    """Widths, frozen first row and a bold header: all before the first row is written."""
+    columns = list(columns)
+    pick = 2 if _en(locale) else 1
+    for index, column in enumerate(columns, start=1):
+        ws.column_dimensions[get_column_letter(index)].width = column[3]
+    ws.freeze_panes = "A2"
+    bold = Font(bold=True)
+    fill = PatternFill("solid", fgColor="DDEBF7")
+    cells = []
+    for column in columns:
+        cell = WriteOnlyCell(ws, value=column[pick])
+        cell.font = bold
+        cell.fill = fill
+        cells.append(cell)
+    ws.append(cells)
+
+
+def _close_filter(ws: Any, width: int, rows: int) -> None:
+    ws.auto_filter.ref = f"A1:{get_column_letter(width)}{rows + 1}"
+
+
+def write_xlsx(
+    rows: Iterable[LedgerRow],
+    out: IO[bytes] | str,
+    *,
+    today: date,
+    locale: str = "zh_CN",
+    families: Iterable[Family] | None = None,
+) -> Summary:
+    """A summary sheet, then one sheet per family; returns the summary it wrote."""
+    en = _en(locale)
+    families = list(families or Family)
+    workbook = Workbook(write_only=True)
+    summary_ws = workbook.create_sheet(_sheet_title("Summary" if en else "汇总"))
+    sheets = {}
+    for family in families:
+        ws = workbook.create_sheet(_sheet_title(family_name(family, locale)))
+        _header(ws, COLUMNS, locale)
+        sheets[family] = ws
+    counts = dict.fromkeys(families, 0)
+    keys = [c[0] for c in COLUMNS]
+    summary = Summary()
+    for row in rows:
+        ws = sheets.get(row.family)
+        if ws is None:  # a family outside the chosen ones cannot come from the query
+            continue
+        summary.add(row, today)
+        values = row.values(locale)
+        cells = []
+        for key in keys:
+            value = values[key]
+            if key in DATE_COLUMNS and value is not None:
+                cell = WriteOnlyCell(ws, value=value)
+                cell.number_format = DATE_FORMAT
+                cells.append(cell)
+            else:
+                cells.append(value)
+        ws.append(cells)
+        counts[row.family] += 1
+    for family, ws in sheets.items():
+        _close_filter(ws, len(COLUMNS), counts[family])
+
+    _header(summary_ws, SUMMARY_COLUMNS, locale)
+    lines = [(family_name(f, locale), summary.families[f]) for f in families]
+    lines.append(("Total" if en else "合计", summary.total))
+    for label, t in lines:
+        rate = WriteOnlyCell(summary_ws, value=t.rate)
+        rate.number_format = "0.0%"
+        summary_ws.append(
+            [label, t.total, t.approved, t.submitted, t.owed, t.overdue, t.on_time, rate]
+        )
+    _close_filter(summary_ws, len(SUMMARY_COLUMNS), len(lines))
+    workbook.save(out)
+    return summary
+
+
+# ---------------------------------------------------------------- CSV
+
+
+def iter_csv(rows: Iterable[LedgerRow], *, locale: str = "zh_CN") -> Iterator[bytes]:
+    """UTF-8 CSV with a BOM (so Excel reads the Chinese), a chunk of lines at a time."""
+    pick = 2 if _en(locale) else 1
+    keys = [c[0] for c in COLUMNS]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow([c[pick] for c in COLUMNS])
+    yield "\ufeff".encode() + buffer.getvalue().encode()
+    buffer.seek(0)
+    buffer.truncate()
+    pending = 0
+    for row in rows:
+        values = row.values(locale)
+        writer.writerow(
+            [
+                v.isoformat() if isinstance(v, date) else ("" if v is None else v)
+                for v in (values[k] for k in keys)
+            ]
+        )
+        pending += 1
+        if pending >= 500:
+            yield buffer.getvalue().encode()
+            buffer.seek(0)
+            buffer.truncate()
+            pending = 0
+    if pending:
+        yield buffer.getvalue().encode()
+
+
+def write_csv(rows: Iterable[LedgerRow], out: IO[bytes], *, locale: str = "zh_CN") -> int:
+    """Write the CSV to a binary file; returns the number of data rows."""
+    counted = [0]
+
+    def counting() -> Iterator[LedgerRow]:
+        for row in rows:
+            counted[0] += 1
+            yield row
+
+    for chunk in iter_csv(counting(), locale=locale):
+        out.write(chunk)
+    return counted[0]
