@@ -14,7 +14,7 @@ from tests.integration.test_evidence_web import EXE, evidence_rows, status, uplo
 from tests.integration.test_storage_s3 import s3_endpoint, s3_leftovers, s3_settings  # noqa: F401
 from tests.unit.test_filetypes import pdf_bytes, png_bytes
 from tests.unit.test_uploads import GeneratedStream, expected_sha256
-from tracker.items.evidence_views import blob_storage
+from tracker.items.files import blob_storage
 from tracker.models import AuditEvent, Blob, Role
 from tracker.services import evidence as service
 from tracker.storage.s3 import S3BlobStorage

@@ -24,7 +24,7 @@ from tracker.api.items import _may_read_withdrawn
 from tracker.api.openapi import operation
 from tracker.clock import now, today
 from tracker.extensions import db
-from tracker.items.evidence_views import _send, blob_storage, max_upload_bytes
+from tracker.items.files import blob_storage, max_upload_bytes, send_evidence_file
 from tracker.models import ChecklistItem, Evidence, EvidenceKind
 from tracker.permissions import Permission, can_see_unit, can_work_item
 from tracker.services import evidence as evidence_service
@@ -131,4 +131,4 @@ def download_evidence(evidence_id: int) -> Response:
     if evidence.withdrawn_at is not None and not _may_read_withdrawn(user, evidence):
         raise ApiError(404)
     # The web download's streaming response: 64 KiB chunks, nosniff, RFC 5987 file name.
-    return _send(evidence, disposition="attachment")
+    return send_evidence_file(evidence, disposition="attachment")

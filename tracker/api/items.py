@@ -34,7 +34,6 @@ from tracker.api.common import (
 from tracker.api.openapi import DATE, FAMILIES, json_body, json_response, operation, query
 from tracker.clock import now, today
 from tracker.extensions import db
-from tracker.items.list_views import STATUS_FILTERS, _period_code, _status_condition
 from tracker.models import (
     AuditEvent,
     ChecklistItem,
@@ -56,6 +55,7 @@ from tracker.permissions import (
 from tracker.scoping import unit_scope
 from tracker.services import reviews as review_service
 from tracker.services import submissions as submission_service
+from tracker.services.item_filters import STATUS_FILTERS, period_code, status_condition
 
 MAX_PER_PAGE = 200
 DEFAULT_PER_PAGE = 50
@@ -103,7 +103,7 @@ def _list_conditions(errors: FieldErrors, today_: date) -> list[Any]:
         conditions.append(Requirement.family == Family(family))
     status = choice_arg("status", STATUS_FILTERS, errors)
     if status:
-        conditions.append(_status_condition(status, today_))
+        conditions.append(status_condition(status, today_))
     overdue = bool_arg("overdue", errors)
     if overdue is not None:
         is_overdue = ChecklistItem.is_overdue(today_)
@@ -116,7 +116,7 @@ def _list_conditions(errors: FieldErrors, today_: date) -> list[Any]:
         conditions.append(ChecklistItem.due_date <= due_to)
     period = text_arg("period", errors)
     if period:
-        conditions.append(ChecklistItem.period == _period_code(period))
+        conditions.append(ChecklistItem.period == period_code(period))
     return conditions
 
 

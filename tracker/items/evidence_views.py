@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import logging
-import re
-import unicodedata
-from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, BinaryIO
-from urllib.parse import quote
+from typing import Any
 
 from flask import (
     Response,
@@ -33,6 +29,7 @@ from tracker.extensions import db
 from tracker.guards import authorize, requires
 from tracker.items import bp
 from tracker.items.evidence_forms import EvidenceLinkForm, EvidenceUploadForm, IndicatorValueForm
+from tracker.items.files import blob_storage, max_upload_bytes, send_evidence_file
 from tracker.items.page import item_panel, render_item_page
 from tracker.models import ChecklistItem, Evidence, EvidenceKind, RequirementKind, User
 from tracker.permissions import Permission, can_see_unit, can_work_item, sees_all_units
@@ -40,43 +37,17 @@ from tracker.services import evidence as evidence_service
 from tracker.services.errors import DomainError, InvalidTransition, PermissionDenied
 from tracker.services.filetypes import extension_of, human_size
 from tracker.services.uploads import FileTooLarge
-from tracker.storage import BlobNotFound, BlobStorage, storage_from_config
 
 log = logging.getLogger(__name__)
 
-DOWNLOAD_CHUNK = 64 * 1024
 # Served inline by the preview: types a browser renders itself without running anything.
 PREVIEW_IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
 PREVIEW_TYPES = PREVIEW_IMAGE_TYPES | {"application/pdf"}
-_STORAGE_SETTINGS = (
-    "TRACKER_STORAGE",
-    "TRACKER_STORAGE_PATH",
-    "INSTANCE_PATH",
-    "TRACKER_S3_BUCKET",
-    "TRACKER_S3_ENDPOINT_URL",
-    "TRACKER_S3_REGION",
-    "TRACKER_S3_PREFIX",
-)
 # g attribute carrying a refused form and its message back into the re-rendered item page.
 _REFUSAL = "evidence_refusal"
 
 
 # ---------------------------------------------------------------- helpers
-
-
-def blob_storage() -> BlobStorage:
-    """The configured storage, built once per configuration (an S3 client is slow to make)."""
-    signature = tuple(str(current_app.config.get(key, "")) for key in _STORAGE_SETTINGS)
-    cached = current_app.extensions.get("tracker_blob_storage")
-    if cached is not None and cached[0] == signature:
-        return cached[1]
-    storage = storage_from_config(current_app.config)
-    current_app.extensions["tracker_blob_storage"] = (signature, storage)
-    return storage
-
-
-def max_upload_bytes() -> int:
-    return int(current_app.config["TRACKER_MAX_UPLOAD_MB"]) * 1024 * 1024
 
 
 def _visible_item_or_404(item: ChecklistItem) -> ChecklistItem:
@@ -362,35 +333,6 @@ def request_too_large(_error: RequestEntityTooLarge):
 # ---------------------------------------------------------------- reading evidence
 
 
-class _BlobChunks:
-    """Iterates a stored blob in 64 KiB chunks; closing the response closes the reader."""
-
-    def __init__(self, reader: BinaryIO) -> None:
-        self._reader = reader
-
-    def __iter__(self) -> Iterator[bytes]:
-        try:
-            while chunk := self._reader.read(DOWNLOAD_CHUNK):
-                yield chunk
-        finally:
-            self.close()
-
-    def close(self) -> None:
-        self._reader.close()
-
-
-def _ascii_fallback(name: str) -> str:
-    """The name for clients without RFC 5987: ASCII only, no quotes or backslashes."""
-    text = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
-    text = re.sub(r'["\\%;\x00-\x1f\x7f]', "_", text).strip()
-    stem, dot, ext = text.rpartition(".")
-    if not dot:
-        stem, ext = text, ""
-    if not stem.strip("._ -"):
-        stem = "evidence"
-    return f"{stem}.{ext}" if ext else stem
-
-
 def _readable_file(evidence: Evidence) -> Evidence:
     """A stored file the user may read, else 404 (links, other units, others' withdrawn files)."""
     _item_of(evidence)
@@ -401,37 +343,10 @@ def _readable_file(evidence: Evidence) -> Evidence:
     return evidence
 
 
-def _send(evidence: Evidence, *, disposition: str) -> Response:
-    assert evidence.blob_sha256 is not None
-    try:
-        # Opened before the response is returned: no request context is needed while streaming.
-        reader = blob_storage().open(evidence.blob_sha256)
-    except BlobNotFound:
-        log.error("blob %s of evidence %s is missing", evidence.blob_sha256, evidence.id)
-        abort(404)
-    response = current_app.response_class(
-        _BlobChunks(reader),
-        content_type=evidence.content_type or "application/octet-stream",
-        direct_passthrough=True,
-    )
-    response.content_length = evidence.size
-    display = evidence.original_filename or evidence.safe_filename or "evidence"
-    response.headers.set(
-        "Content-Disposition",
-        disposition,
-        filename=_ascii_fallback(evidence.safe_filename or display),
-        **{"filename*": f"UTF-8''{quote(display, safe='')}"},
-    )
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Cache-Control"] = "private, no-cache"
-    response.headers["ETag"] = f'"{evidence.blob_sha256}"'
-    return response
-
-
 @bp.get("/evidence/<int:evidence_id>/download")
 @requires(Permission.VIEW_ITEMS, evidence_id=Evidence)
 def download_evidence(evidence: Evidence):
-    return _send(_readable_file(evidence), disposition="attachment")
+    return send_evidence_file(_readable_file(evidence), disposition="attachment")
 
 
 @bp.get("/evidence/<int:evidence_id>/preview")
@@ -441,7 +356,7 @@ def preview_evidence(evidence: Evidence):
     base_type = (evidence.content_type or "").split(";")[0].strip()
     if base_type not in PREVIEW_TYPES:
         abort(404)
-    response = _send(evidence, disposition="inline")
+    response = send_evidence_file(evidence, disposition="inline")
     policy = "sandbox; default-src 'none'"
     if base_type in PREVIEW_IMAGE_TYPES:
         policy += "; img-src 'self'"  # the image document shows the image itself

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -11,7 +9,7 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import case as when
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import contains_eager, joinedload
 
 from tracker.clock import now, today
@@ -22,103 +20,21 @@ from tracker.items import bp
 from tracker.items.forms import UNASSIGNED, AssignForm, BulkAssignForm
 from tracker.items.page import item_panel
 from tracker.models import ChecklistItem, ItemStatus, Requirement, Unit, User
-from tracker.models.catalogue import FAMILY_LABELS, Family
+from tracker.models.catalogue import FAMILY_LABELS
 from tracker.models.checklist import OWED_STATUSES, STATUS_LABELS
 from tracker.permissions import Permission, can_assign_item, can_see_unit, has_permission
 from tracker.scoping import unit_choices, unit_scope
-from tracker.services import assignment
+from tracker.services import assignment, item_filters
 from tracker.services.assignment import ASSIGNABLE_ROLES
 from tracker.services.calendar import WorkingCalendar
 from tracker.services.errors import PermissionDenied, ValidationFailed
 from tracker.services.holidays import load_calendar
+from tracker.services.item_filters import OVERDUE, ItemFilters
 
-_HALF_OR_QUARTER = re.compile(r"(\d{4})-?([HQ]\d)")
-OVERDUE = "overdue"  # derived, never stored: owed and past its due date
-STATUS_FILTERS = [*(s.value for s in ItemStatus), OVERDUE]
-MAX_DUE_WITHIN = 366  # working days; larger values would only walk the calendar for nothing
 MAX_BULK_ITEMS = 500  # bounds the one query loading the ticked items
 
 
-# ---------------------------------------------------------------- filters
-
-
-@dataclass(frozen=True)
-class Filters:
-    """The checklist filters read from the query string (invalid values are ignored)."""
-
-    q: str = ""
-    period: str = ""
-    family: str = ""
-    status: str = ""
-    due_within: int | None = None
-    assignee: str = ""  # "", "me", "none" or a user id
-    unit: int = 0
-    sort: str = "due"
-
-
-def _period_code(typed: str) -> str:
-    """The stored period code for what was typed: 2026Q4 and 2026-q4 both mean 2026-Q4."""
-    code = typed.strip().upper()
-    match = _HALF_OR_QUARTER.fullmatch(code)
-    return f"{match[1]}-{match[2]}" if match else code[:8]
-
-
-def _read_filters(scoped_unit_ids: set[int]) -> Filters:
-    args = request.args
-    family = args.get("family", "")
-    status = args.get("status", "")
-    assignee = args.get("assignee", "").strip()
-    due_within = args.get("due_within", None, type=int)
-    unit = args.get("unit", 0, type=int) or 0
-    return Filters(
-        q=args.get("q", "").strip(),
-        period=_period_code(args.get("period", "")),
-        family=family if family in {f.value for f in Family} else "",
-        status=status if status in STATUS_FILTERS else "",
-        due_within=due_within if due_within is not None and due_within >= 0 else None,
-        assignee=assignee if assignee in ("me", "none") or assignee.isdigit() else "",
-        unit=unit if unit in scoped_unit_ids else 0,
-        sort="-due" if args.get("sort") == "-due" else "due",
-    )
-
-
-def _conditions(filters: Filters, *, today_: date, calendar: WorkingCalendar) -> list[Any]:
-    """SQL conditions of the scope and every filter except status (the counts ignore status)."""
-    conditions = []
-    scope = unit_scope(current_user)
-    if scope is not None:
-        conditions.append(scope)
-    if filters.unit:
-        conditions.append(ChecklistItem.unit_id == filters.unit)
-    if filters.period:
-        conditions.append(ChecklistItem.period == filters.period)
-    if filters.family:
-        conditions.append(Requirement.family == Family(filters.family))
-    if filters.due_within is not None:
-        limit = calendar.add_working_days(today_, min(filters.due_within, MAX_DUE_WITHIN))
-        conditions.append(ChecklistItem.due_date.between(today_, limit))
-    if filters.assignee == "me":
-        conditions.append(ChecklistItem.assignee_id == current_user.id)
-    elif filters.assignee == "none":
-        conditions.append(ChecklistItem.assignee_id.is_(None))
-    elif filters.assignee:
-        conditions.append(ChecklistItem.assignee_id == int(filters.assignee))
-    if filters.q:
-        like = f"%{filters.q}%"
-        conditions.append(
-            or_(
-                Requirement.code.ilike(like),
-                Requirement.title_zh.ilike(like),
-                Requirement.title_en.ilike(like),
-            )
-        )
-    return conditions
-
-
-def _status_condition(status: str, today_: date) -> Any:
-    if status == OVERDUE:
-        return ChecklistItem.is_overdue(today_)
-    return ChecklistItem.status == ItemStatus(status)
+# ---------------------------------------------------------------- counts
 
 
 def _status_counts(conditions: list[Any], today_: date) -> dict[str, int]:
@@ -197,10 +113,17 @@ def index():
     if scope is not None:
         units_stmt = units_stmt.where(scope)
     units = list(db.session.scalars(units_stmt))
-    filters = _read_filters({u.id for u in units})
+    filters = ItemFilters.from_args(request.args)
     calendar = load_calendar(db.session)
 
-    conditions = _conditions(filters, today_=today_, calendar=calendar)
+    conditions = item_filters.conditions(
+        db.session,
+        filters,
+        user=current_user,
+        today=today_,
+        calendar=calendar,
+        with_status=False,  # the counts per status are over everything else
+    )
     counts = _status_counts(conditions, today_)
 
     due_order = ChecklistItem.due_date.desc() if filters.sort == "-due" else ChecklistItem.due_date
@@ -218,7 +141,7 @@ def index():
         .order_by(due_order, Requirement.code, ChecklistItem.id)
     )
     if filters.status:
-        stmt = stmt.where(_status_condition(filters.status, today_))
+        stmt = stmt.where(item_filters.status_condition(filters.status, today_))
     page_number = request.args.get("page", 1, type=int) or 1
     page = db.paginate(
         stmt, page=page_number, per_page=current_app.config["PER_PAGE"], error_out=False

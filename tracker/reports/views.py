@@ -38,6 +38,7 @@ from tracker.scoping import scoped_units, unit_choices
 from tracker.services import annual_report, audit, ledger
 from tracker.services.errors import ValidationFailed
 from tracker.services.holidays import load_calendar
+from tracker.services.item_filters import OVERDUE
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -91,7 +92,7 @@ def index():
         families=[(f.value, label) for f, label in FAMILY_LABELS.items()],
         statuses=[
             *((s.value, label) for s, label in STATUS_LABELS.items()),
-            (ledger.OVERDUE, _l("Overdue")),
+            (OVERDUE, _l("Overdue")),
         ],
         section_labels=SECTION_LABELS,
         sections_written=sections_written,

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from tracker.clock import now, today
 from tracker.extensions import db
 from tracker.guards import requires
-from tracker.items.evidence_views import blob_storage
+from tracker.items.files import blob_storage
 from tracker.models import AuditSample, Unit
 from tracker.models.catalogue import FAMILY_LABELS
 from tracker.permissions import Permission

@@ -37,7 +37,8 @@ from tracker.models.catalogue import Family
 from tracker.models.checklist import OWED_STATUSES
 from tracker.services import audit
 from tracker.services.errors import ValidationFailed
-from tracker.services.ledger import on_time_condition, on_time_rate, year_condition
+from tracker.services.item_filters import year_condition
+from tracker.services.ledger import on_time_condition, on_time_rate
 
 NARRATIVE_MAX = 20_000
 PLACEHOLDER = "【待填写：{}】"

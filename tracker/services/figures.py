@@ -10,43 +10,20 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
 from sqlalchemy import case as when
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from tracker.models import Case, ChecklistItem, ItemStatus, Requirement, Unit, User
+from tracker.models import ChecklistItem, ItemStatus, Requirement, Unit, User
 from tracker.models.catalogue import Family
 from tracker.permissions import sees_all_units
 from tracker.scoping import unit_scope
+from tracker.services.item_filters import year_condition
 
-__all__ = ["FigureRow", "period_codes", "totals", "unit_family_figures", "year_condition"]
+__all__ = ["FigureRow", "totals", "unit_family_figures"]
 
 MIN_YEAR = 2000
 MAX_YEAR = 2100
-
-
-def period_codes(year: int) -> list[str]:
-    """Every period code of a year: the year, its halves, quarters and months."""
-    return [
-        str(year),
-        *(f"{year}-H{h}" for h in (1, 2)),
-        *(f"{year}-Q{q}" for q in range(1, 5)),
-        *(f"{year}-{m:02d}" for m in range(1, 13)),
-    ]
-
-
-def year_condition(year: int) -> Any:
-    """Items of a year: periodic items of its periods, case items of cases decided in it.
-
-    Needs `Case` outer-joined on the item's case.
-    """
-    return or_(
-        ChecklistItem.period.in_(period_codes(year)),
-        and_(
-            ChecklistItem.case_id.is_not(None),
-            Case.decided_on.between(date(year, 1, 1), date(year, 12, 31)),
-        ),
-    )
 
 
 @dataclass(frozen=True)
@@ -102,7 +79,6 @@ def unit_family_figures(
         .select_from(ChecklistItem)
         .join(Unit, Unit.id == ChecklistItem.unit_id)
         .join(Requirement, Requirement.id == ChecklistItem.requirement_id)
-        .outerjoin(Case, Case.id == ChecklistItem.case_id)
         .where(year_condition(year))
         .group_by(Unit.id, Unit.code, Unit.name, Unit.name_en, Unit.path, Requirement.family)
         .order_by(Unit.path, Unit.id, Requirement.family)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -21,7 +21,7 @@ from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
-from sqlalchemy import DateTime, and_, func, literal, or_, select
+from sqlalchemy import DateTime, and_, func, literal, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.functions import FunctionElement
@@ -40,14 +40,12 @@ from tracker.models import (
 )
 from tracker.models.catalogue import Family
 from tracker.models.checklist import OWED_STATUSES
-from tracker.scoping import unit_scope
 from tracker.services.calendar import WorkingCalendar
+from tracker.services.item_filters import ItemFilters, conditions
 
-OVERDUE = "overdue"  # the derived status filter of the item list
-STATUS_FILTERS = frozenset({*(s.value for s in ItemStatus), OVERDUE})
-MAX_DUE_WITHIN = 366  # as on the item list
+LedgerFilters = ItemFilters  # the export takes the item list's filters as they are
+
 BATCH = 2000  # rows fetched per round trip
-_HALF_OR_QUARTER = re.compile(r"(\d{4})-?([HQ]\d)")
 
 # Names used in the files; kept here (not in the UI catalogue) because the DOCX and the CLI export
 # are written in Chinese whatever the interface language, and the XLSX follows the user's locale.
@@ -168,133 +166,6 @@ def on_time_condition(timezone: str) -> Any:
 def on_time_rate(on_time: int, due_or_done: int) -> float | None:
     """Items approved on time ÷ items approved or past their due date (None: nothing due yet)."""
     return on_time / due_or_done if due_or_done else None
-
-
-def year_condition(year: int) -> Any:
-    """Items of the year: periodic ones by their period code, case items by the decision date."""
-    case_ids = select(Case.id).where(Case.decided_on.between(date(year, 1, 1), date(year, 12, 31)))
-    return or_(
-        ChecklistItem.period.like(f"{year}%"),
-        and_(ChecklistItem.case_id.is_not(None), ChecklistItem.case_id.in_(case_ids)),
-    )
-
-
-# ---------------------------------------------------------------- filters
-
-
-def _period_code(typed: str) -> str:
-    """2026Q4 and 2026-q4 both mean 2026-Q4 (as on the item list)."""
-    code = typed.strip().upper()
-    match = _HALF_OR_QUARTER.fullmatch(code)
-    return f"{match[1]}-{match[2]}" if match else code[:8]
-
-
-def _int(value: str | None) -> int | None:
-    try:
-        return int(value) if value not in (None, "") else None
-    except (TypeError, ValueError):
-        return None
-
-
-@dataclass(frozen=True)
-class LedgerFilters:
-    """The item list's query-string filters plus the year; invalid values are ignored."""
-
-    year: int | None = None
-    period: str = ""
-    family: str = ""
-    status: str = ""
-    unit: int = 0
-    assignee: str = ""  # "", "me", "none" or a user id
-    q: str = ""
-    due_within: int | None = None
-    sort: str = "due"
-
-    @classmethod
-    def from_args(cls, args: Mapping[str, str]) -> LedgerFilters:
-        year = _int(args.get("year"))
-        family = args.get("family", "") or ""
-        status = args.get("status", "") or ""
-        assignee = (args.get("assignee", "") or "").strip()
-        due_within = _int(args.get("due_within"))
-        return cls(
-            year=year if year is not None and 2000 <= year <= 2100 else None,
-            period=_period_code(args.get("period", "") or ""),
-            family=family if family in {f.value for f in Family} else "",
-            status=status if status in STATUS_FILTERS else "",
-            unit=max(_int(args.get("unit")) or 0, 0),
-            assignee=assignee if assignee in ("me", "none") or assignee.isdigit() else "",
-            q=(args.get("q", "") or "").strip(),
-            due_within=due_within if due_within is not None and due_within >= 0 else None,
-            sort="-due" if args.get("sort") == "-due" else "due",
-        )
-
-    def query_args(self) -> dict[str, Any]:
-        """The non-empty filters, for links."""
-        values = {
-            "year": self.year,
-            "period": self.period,
-            "family": self.family,
-            "status": self.status,
-            "unit": self.unit or None,
-            "assignee": self.assignee,
-            "q": self.q,
-            "due_within": self.due_within,
-            "sort": "-due" if self.sort == "-due" else None,
-        }
-        return {k: v for k, v in values.items() if v not in (None, "")}
-
-
-def conditions(
-    session: Session,
-    filters: LedgerFilters,
-    *,
-    user: User | None,
-    today: date,
-    calendar: WorkingCalendar | None = None,
-) -> list[Any]:
-    """SQL conditions of the user's scope (None: every unit, for the CLI) and of each filter."""
-    result: list[Any] = []
-    scope = unit_scope(user) if user is not None else None
-    if scope is not None:
-        result.append(scope)
-    if filters.unit:
-        # As on the item list: a unit outside the scope (or unknown) is ignored, not an empty set.
-        visible = select(Unit.id).where(Unit.id == filters.unit)
-        if scope is not None:
-            visible = visible.where(scope)
-        if session.scalar(visible) is not None:
-            result.append(ChecklistItem.unit_id == filters.unit)
-    if filters.year:
-        result.append(year_condition(filters.year))
-    if filters.period:
-        result.append(ChecklistItem.period == filters.period)
-    if filters.family:
-        result.append(Requirement.family == Family(filters.family))
-    if filters.due_within is not None and calendar is not None:
-        limit = calendar.add_working_days(today, min(filters.due_within, MAX_DUE_WITHIN))
-        result.append(ChecklistItem.due_date.between(today, limit))
-    if filters.assignee == "me":
-        if user is not None:
-            result.append(ChecklistItem.assignee_id == user.id)
-    elif filters.assignee == "none":
-        result.append(ChecklistItem.assignee_id.is_(None))
-    elif filters.assignee:
-        result.append(ChecklistItem.assignee_id == int(filters.assignee))
-    if filters.q:
-        like = f"%{filters.q}%"
-        result.append(
-            or_(
-                Requirement.code.ilike(like),
-                Requirement.title_zh.ilike(like),
-                Requirement.title_en.ilike(like),
-            )
-        )
-    if filters.status == OVERDUE:
-        result.append(ChecklistItem.is_overdue(today))
-    elif filters.status:
-        result.append(ChecklistItem.status == ItemStatus(filters.status))
-    return result
 
 
 # ---------------------------------------------------------------- rows

@@ -1,0 +1,159 @@
+"""The checklist filters, in one place: the /items/ page, the ledger export and the API use them.
+
+Filters arrive as query-string values (invalid ones are ignored, as a bookmark from an older
+version must still open) and become SQL conditions over ChecklistItem joined with its Requirement.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session
+
+from tracker.models import Case, ChecklistItem, ItemStatus, Requirement, Unit, User
+from tracker.models.catalogue import Family
+from tracker.scoping import unit_scope
+from tracker.services.calendar import WorkingCalendar
+
+OVERDUE = "overdue"  # derived, never stored: owed and past its due date
+STATUS_FILTERS = [*(s.value for s in ItemStatus), OVERDUE]
+MAX_DUE_WITHIN = 366  # working days; larger values would only walk the calendar for nothing
+_HALF_OR_QUARTER = re.compile(r"(\d{4})-?([HQ]\d)")
+
+
+def period_code(typed: str) -> str:
+    """The stored period code for what was typed: 2026Q4 and 2026-q4 both mean 2026-Q4."""
+    code = typed.strip().upper()
+    match = _HALF_OR_QUARTER.fullmatch(code)
+    return f"{match[1]}-{match[2]}" if match else code[:8]
+
+
+def year_condition(year: int) -> Any:
+    """Items of the year: periodic ones by their period code, case items by the decision date."""
+    case_ids = select(Case.id).where(Case.decided_on.between(date(year, 1, 1), date(year, 12, 31)))
+    return or_(
+        ChecklistItem.period.like(f"{year}%"),
+        and_(ChecklistItem.case_id.is_not(None), ChecklistItem.case_id.in_(case_ids)),
+    )
+
+
+def status_condition(status: str, today: date) -> Any:
+    """A stored status, or the derived "overdue"."""
+    if status == OVERDUE:
+        return ChecklistItem.is_overdue(today)
+    return ChecklistItem.status == ItemStatus(status)
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(value) if value not in (None, "") else None
+    except (TypeError, ValueError):
+        return None
+
+
+@dataclass(frozen=True)
+class ItemFilters:
+    """The item list's query-string filters; invalid values are ignored."""
+
+    year: int | None = None
+    period: str = ""
+    family: str = ""
+    status: str = ""
+    unit: int = 0
+    assignee: str = ""  # "", "me", "none" or a user id
+    q: str = ""
+    due_within: int | None = None
+    sort: str = "due"
+
+    @classmethod
+    def from_args(cls, args: Mapping[str, str]) -> ItemFilters:
+        year = _int(args.get("year"))
+        family = args.get("family", "") or ""
+        status = args.get("status", "") or ""
+        assignee = (args.get("assignee", "") or "").strip()
+        due_within = _int(args.get("due_within"))
+        return cls(
+            year=year if year is not None and 2000 <= year <= 2100 else None,
+            period=period_code(args.get("period", "") or ""),
+            family=family if family in {f.value for f in Family} else "",
+            status=status if status in STATUS_FILTERS else "",
+            unit=max(_int(args.get("unit")) or 0, 0),
+            assignee=assignee if assignee in ("me", "none") or assignee.isdigit() else "",
+            q=(args.get("q", "") or "").strip(),
+            due_within=due_within if due_within is not None and due_within >= 0 else None,
+            sort="-due" if args.get("sort") == "-due" else "due",
+        )
+
+    def query_args(self) -> dict[str, Any]:
+        """The non-empty filters, for links."""
+        values = {
+            "year": self.year,
+            "period": self.period,
+            "family": self.family,
+            "status": self.status,
+            "unit": self.unit or None,
+            "assignee": self.assignee,
+            "q": self.q,
+            "due_within": self.due_within,
+            "sort": "-due" if self.sort == "-due" else None,
+        }
+        return {k: v for k, v in values.items() if v not in (None, "")}
+
+
+def conditions(
+    session: Session,
+    filters: ItemFilters,
+    *,
+    user: User | None,
+    today: date,
+    calendar: WorkingCalendar | None = None,
+    with_status: bool = True,
+) -> list[Any]:
+    """SQL conditions of the user's scope (None: every unit, for the CLI) and of each filter.
+
+    `with_status=False` leaves the status out: the list's counts per status use the rest.
+    """
+    result: list[Any] = []
+    scope = unit_scope(user) if user is not None else None
+    if scope is not None:
+        result.append(scope)
+    if filters.unit:
+        # A unit outside the scope (or unknown) is ignored rather than giving an empty list.
+        visible = select(Unit.id).where(Unit.id == filters.unit)
+        if scope is not None:
+            visible = visible.where(scope)
+        if session.scalar(visible) is not None:
+            result.append(ChecklistItem.unit_id == filters.unit)
+    if filters.year:
+        result.append(year_condition(filters.year))
+    if filters.period:
+        result.append(ChecklistItem.period == filters.period)
+    if filters.family:
+        result.append(Requirement.family == Family(filters.family))
+    if filters.due_within is not None and calendar is not None:
+        limit = calendar.add_working_days(today, min(filters.due_within, MAX_DUE_WITHIN))
+        result.append(ChecklistItem.due_date.between(today, limit))
+    if filters.assignee == "me":
+        if user is not None:
+            result.append(ChecklistItem.assignee_id == user.id)
+    elif filters.assignee == "none":
+        result.append(ChecklistItem.assignee_id.is_(None))
+    elif filters.assignee:
+        result.append(ChecklistItem.assignee_id == int(filters.assignee))
+    if filters.q:
+        like = f"%{filters.q}%"
+        result.append(
+            or_(
+                Requirement.code.ilike(like),
+                Requirement.title_zh.ilike(like),
+                Requirement.title_en.ilike(like),
+            )
+        )
+    if with_status and filters.status:
+        result.append(status_condition(filters.status, today))
+    return result
