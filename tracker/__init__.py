@@ -94,6 +94,7 @@ def _register_blueprints(app: Flask) -> None:
     from tracker.auditlog import bp as auditlog_bp
     from tracker.auth import bp as auth_bp
     from tracker.cases import bp as cases_bp
+    from tracker.dashboard import bp as dashboard_bp
     from tracker.items import bp as items_bp
     from tracker.main import bp as main_bp
     from tracker.reports import bp as reports_bp
@@ -103,6 +104,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(auth_bp)
     app.register_blueprint(admin_bp, url_prefix="/admin")
     app.register_blueprint(cases_bp, url_prefix="/cases")
+    app.register_blueprint(dashboard_bp, url_prefix="/dashboard")
     app.register_blueprint(items_bp, url_prefix="/items")
     app.register_blueprint(auditlog_bp, url_prefix="/audit")
     app.register_blueprint(review_bp, url_prefix="/review")

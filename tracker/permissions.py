@@ -35,15 +35,33 @@ class Permission(StrEnum):
     VIEW_REPORTS = "view_reports"  # the reports page and ledger export (chiefs: their units)
     VIEW_ANNUAL_REPORT = "view_annual_report"  # the draft annual report (bureau-wide figures)
     EDIT_REPORT_NARRATIVE = "edit_report_narrative"  # the annual report's written paragraphs
+    VIEW_SCORES = "view_scores"  # assessment scores per unit (chiefs: their subtree)
+    MANAGE_SCORE_WEIGHTS = "manage_score_weights"  # the weights of the assessment score
+    VIEW_DASHBOARD = "view_dashboard"  # the dashboard (chiefs: their subtree)
 
 
 _READ = {Permission.VIEW_ITEMS, Permission.VIEW_CASES}
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(Permission),
-    Role.LEADER: frozenset({*_READ, Permission.VIEW_REPORTS, Permission.VIEW_ANNUAL_REPORT}),
+    Role.LEADER: frozenset(
+        {
+            *_READ,
+            Permission.VIEW_REPORTS,
+            Permission.VIEW_ANNUAL_REPORT,
+            Permission.VIEW_SCORES,
+            Permission.VIEW_DASHBOARD,
+        }
+    ),
     Role.INSPECTOR: frozenset(
-        {*_READ, Permission.VIEW_AUDIT_LOG, Permission.REVIEW_ITEMS, Permission.VIEW_REPORTS}
+        {
+            *_READ,
+            Permission.VIEW_AUDIT_LOG,
+            Permission.REVIEW_ITEMS,
+            Permission.VIEW_REPORTS,
+            Permission.VIEW_SCORES,
+            Permission.VIEW_DASHBOARD,
+        }
     ),
     Role.CHIEF: frozenset(
         {
@@ -52,6 +70,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.ASSIGN_ITEMS,
             Permission.REGISTER_CASES,
             Permission.VIEW_REPORTS,
+            Permission.VIEW_SCORES,
+            Permission.VIEW_DASHBOARD,
         }
     ),
     Role.STAFF: frozenset({*_READ, Permission.WORK_ITEMS, Permission.REGISTER_CASES}),
@@ -119,8 +139,10 @@ class NavEntry:
 NAVIGATION: tuple[NavEntry, ...] = (
     NavEntry("main.index", _l("Home"), None),
     NavEntry("items.index", _l("My checklist"), Permission.VIEW_ITEMS),
+    NavEntry("dashboard.index", _l("Dashboard"), Permission.VIEW_DASHBOARD),
     NavEntry("cases.index", _l("Cases"), Permission.VIEW_CASES),
     NavEntry("reports.index", _l("Reports"), Permission.VIEW_REPORTS),
+    NavEntry("dashboard.scores", _l("Assessment"), Permission.VIEW_SCORES),
     NavEntry("review.queue", _l("Review queue"), Permission.REVIEW_ITEMS),
     NavEntry("auditlog.index", _l("Audit log"), Permission.VIEW_AUDIT_LOG),
     NavEntry("admin.requirements", _l("Catalogue"), Permission.MANAGE_CATALOGUE),

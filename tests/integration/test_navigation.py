@@ -12,8 +12,10 @@ EXPECTED_NAV = {
     Role.ADMIN: [
         "main.index",
         "items.index",
+        "dashboard.index",
         "cases.index",
         "reports.index",
+        "dashboard.scores",
         "review.queue",
         "auditlog.index",
         "admin.requirements",
@@ -24,16 +26,32 @@ EXPECTED_NAV = {
         "admin.units",
         "admin.users",
     ],
-    Role.LEADER: ["main.index", "items.index", "cases.index", "reports.index"],
+    Role.LEADER: [
+        "main.index",
+        "items.index",
+        "dashboard.index",
+        "cases.index",
+        "reports.index",
+        "dashboard.scores",
+    ],
     Role.INSPECTOR: [
         "main.index",
         "items.index",
+        "dashboard.index",
         "cases.index",
         "reports.index",
+        "dashboard.scores",
         "review.queue",
         "auditlog.index",
     ],
-    Role.CHIEF: ["main.index", "items.index", "cases.index", "reports.index"],
+    Role.CHIEF: [
+        "main.index",
+        "items.index",
+        "dashboard.index",
+        "cases.index",
+        "reports.index",
+        "dashboard.scores",
+    ],
     Role.STAFF: ["main.index", "items.index", "cases.index"],
 }
 ADMIN_PAGES = [
@@ -45,6 +63,9 @@ ADMIN_PAGES = [
     "/admin/requirements",
     "/admin/calendar",
     "/admin/reminders",
+    "/admin/outbox",
+    "/admin/reasons",
+    "/admin/exclusions",
 ]
 
 

@@ -33,6 +33,7 @@ from tracker.models.reminders import NotificationPreference, ReminderPolicy
 from tracker.models.reporting import CalendarFeed, ReportNarrative
 from tracker.models.review import Comment, EvidenceRemark, Review, ReviewDecision, Submission
 from tracker.models.scheduling import JobRun, JobRunStatus
+from tracker.models.scoring import ScoreWeights
 from tracker.models.unit import Unit, UnitKind
 from tracker.models.user import Role, User
 
@@ -75,6 +76,7 @@ __all__ = [
     "ReviewDecision",
     "Role",
     "SampleResult",
+    "ScoreWeights",
     "Submission",
     "Trigger",
     "Unit",

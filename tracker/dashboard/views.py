@@ -1,0 +1,166 @@
+"""The dashboard: where the bureau (or a chief's units) stands for a year and period.
+
+Figures come from SQL aggregates (`services.figures`, `services.dashboard`); each one links to the
+item list filtered to the items behind it, with the list's own query arguments.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import current_app, render_template, request, url_for
+from flask_login import current_user
+
+from tracker.clock import get_clock, today
+from tracker.dashboard import bp
+from tracker.extensions import db
+from tracker.guards import requires
+from tracker.i18n import current_locale
+from tracker.models import ItemStatus
+from tracker.models.catalogue import FAMILY_LABELS, Family
+from tracker.models.checklist import STATUS_LABELS
+from tracker.permissions import Permission, sees_all_units
+from tracker.services import dashboard, figures
+from tracker.services.figures import MAX_YEAR, MIN_YEAR, FigureRow
+from tracker.services.holidays import load_calendar
+from tracker.services.item_filters import OVERDUE
+
+# Bar segments, left to right: the stored statuses, each a list filter of its own.
+SEGMENTS = (ItemStatus.APPROVED, ItemStatus.SUBMITTED, ItemStatus.RETURNED, ItemStatus.OPEN)
+PERIOD_SUFFIXES = ("H1", "H2", "Q1", "Q2", "Q3", "Q4", *(f"{m:02d}" for m in range(1, 13)))
+
+
+@dataclass
+class Figures:
+    """One row of a completion table and one bar of its chart: a unit or a family."""
+
+    key: str  # "unit" or "family"
+    value: str  # the unit id or the family code
+    label: str
+    total: int = 0
+    by_status: dict[str, int] = field(default_factory=dict)
+    overdue: int = 0
+
+    def add(self, row: FigureRow) -> None:
+        self.total += row.total
+        for status, count in row.by_status.items():
+            self.by_status[status] = self.by_status.get(status, 0) + count
+        self.overdue += row.overdue
+
+    @property
+    def owed(self) -> int:
+        return self.by_status.get(ItemStatus.OPEN, 0) + self.by_status.get(ItemStatus.RETURNED, 0)
+
+    @property
+    def completion_rate(self) -> float | None:
+        return self.by_status.get(ItemStatus.APPROVED, 0) / self.total if self.total else None
+
+
+def _year() -> int:
+    year = request.args.get("year", 0, type=int)
+    return year if MIN_YEAR <= year <= MAX_YEAR else today().year
+
+
+def _items_url(base: dict[str, Any], **more: Any) -> str:
+    """The item list filtered like the figure: year, period, unit or family, status."""
+    return url_for("items.index", **{**base, **more})
+
+
+def _group(rows: list[FigureRow], *, by: str, locale: str) -> list[Figures]:
+    """The unit x family rows summed per unit (tree order) or per family (catalogue order)."""
+    groups: dict[Any, Figures] = {}
+    if by == "family":
+        for family in Family:
+            groups[family] = Figures("family", family.value, str(FAMILY_LABELS[family]))
+    for row in rows:
+        if by == "unit":
+            key = row.unit_id
+            if key not in groups:
+                groups[key] = Figures("unit", str(key), row.unit_display_name(locale))
+        else:
+            key = row.family
+        groups[key].add(row)
+    return [g for g in groups.values() if g.total]
+
+
+def _bars(groups: list[Figures], base: dict[str, Any]) -> list[dict[str, Any]]:
+    """The chart's bars: one segment per stored status and the overdue share, each a link."""
+    bars = []
+    for group in groups:
+        args = {**base, group.key: group.value}
+        bars.append(
+            {
+                "key": group.key,
+                "value": group.value,
+                "label": group.label,
+                "total": group.total,
+                "segments": [
+                    {
+                        "status": status.value,
+                        "label": str(STATUS_LABELS[status]),
+                        "count": group.by_status.get(status, 0),
+                        "href": _items_url(args, status=status.value),
+                    }
+                    for status in SEGMENTS
+                ],
+                "overdue": {
+                    "count": group.overdue,
+                    "href": _items_url(args, status=OVERDUE),
+                },
+            }
+        )
+    return bars
+
+
+@bp.get("/")
+@requires(Permission.VIEW_DASHBOARD)
+def index():
+    locale = current_locale()
+    today_ = today()
+    year = _year()
+    period = dashboard.valid_period(request.args.get("period"), year=year)
+    timezone = current_app.config["TRACKER_TIMEZONE"]
+    calendar = load_calendar(db.session)
+    session = db.session
+
+    rows = dashboard.completion_rows(
+        session, year=year, period=period, today=today_, viewer=current_user
+    )
+    base = {"year": year, **({"period": period} if period else {})}
+    by_family = _group(rows, by="family", locale=locale)
+    by_unit = _group(rows, by="unit", locale=locale)
+    overall_on_time, family_on_time = dashboard.on_time_by_family(
+        session, year=year, period=period, today=today_, timezone=timezone, viewer=current_user
+    )
+    soon = dashboard.due_soon(session, today=today_, calendar=calendar, viewer=current_user)
+    overdue = dashboard.longest_overdue(
+        session, year=year, period=period, today=today_, calendar=calendar, viewer=current_user
+    )
+    backlog = dashboard.review_backlog(
+        session, today=today_, calendar=calendar, tz=get_clock().tz, viewer=current_user
+    )
+    return render_template(
+        "dashboard/index.html",
+        year=year,
+        period=period,
+        years=range(today_.year + 1, today_.year - 5, -1),
+        periods=[f"{year}-{suffix}" for suffix in PERIOD_SUFFIXES],
+        today=today_,
+        bureau_wide=sees_all_units(current_user),
+        base=base,
+        totals=figures.totals(rows),
+        by_family=by_family,
+        by_unit=by_unit,
+        family_bars=_bars(by_family, base),
+        unit_bars=_bars(by_unit, base),
+        segments=[(s.value, STATUS_LABELS[s]) for s in SEGMENTS],
+        family_labels=FAMILY_LABELS,
+        on_time=overall_on_time,
+        family_on_time={r.family.value: r for r in family_on_time},
+        soon=soon,
+        soon_days=dashboard.DUE_SOON_WORKING_DAYS,
+        overdue_items=overdue,
+        backlog=backlog,
+        items_url=_items_url,
+    )

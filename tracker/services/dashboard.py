@@ -1,0 +1,317 @@
+"""The dashboard's figures beyond `figures.py`: a period filter, on-time rates, due-soon and
+longest-overdue items, and the review backlog with its age.
+
+Every figure is one aggregate or one bounded statement, whatever the number of items, and uses
+the item list's own filters (`item_filters.conditions`) so that each figure links to a list of
+exactly those items. Working-day ages come from the statutory calendar in memory: the SQL gets
+date or instant boundaries computed from it, never one query per item.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from typing import Any
+
+from sqlalchemy import case as when
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, contains_eager
+
+from tracker.models import ChecklistItem, ItemStatus, Requirement, Unit, User
+from tracker.models.catalogue import Family
+from tracker.models.checklist import OWED_STATUSES
+from tracker.permissions import Permission, has_permission
+from tracker.review.queue import last_submitted, queue_statement
+from tracker.services import figures, item_filters
+from tracker.services.calendar import WorkingCalendar
+from tracker.services.figures import FigureRow
+from tracker.services.item_filters import ItemFilters
+from tracker.services.ledger import on_time_condition, on_time_rate
+from tracker.services.periods import Period
+
+__all__ = [
+    "DUE_SOON_WORKING_DAYS",
+    "LIST_LIMIT",
+    "Backlog",
+    "FamilyOnTime",
+    "OverdueItem",
+    "completion_rows",
+    "due_soon",
+    "longest_overdue",
+    "on_time_by_family",
+    "review_backlog",
+    "valid_period",
+]
+
+DUE_SOON_WORKING_DAYS = 10
+LIST_LIMIT = 10  # items listed under "due soon" and "longest overdue"
+# Review backlog age buckets, in working days: 0-3, 4-10, more than 10.
+AGE_BUCKETS = (3, 10)
+
+
+def valid_period(typed: str | None, *, year: int) -> str | None:
+    """The canonical period code when it is one of the year's periods, else None (ignored)."""
+    if not typed:
+        return None
+    code = item_filters.period_code(typed)
+    try:
+        period = Period.parse(code)
+    except ValueError:
+        return None
+    return period.code if period.year == year else None
+
+
+def _filters(year: int, period: str | None) -> ItemFilters:
+    return ItemFilters(year=year, period=period or "")
+
+
+def _scoped(
+    session: Session, stmt: Any, filters: ItemFilters, viewer: User, today: date, **kw: Any
+) -> Any:
+    """The statement narrowed like the item list: viewer's units and the list's filters."""
+    return stmt.where(*item_filters.conditions(session, filters, user=viewer, today=today, **kw))
+
+
+# ---------------------------------------------------------------- completion
+
+
+def completion_rows(
+    session: Session, *, year: int, period: str | None, today: date, viewer: User
+) -> list[FigureRow]:
+    """Per unit and family: total, per status, overdue (`figures.unit_family_figures`).
+
+    With a period the same GROUP BY is narrowed to that period's items, as /items/?period= is.
+    """
+    if not period:
+        return figures.unit_family_figures(session, year=year, today=today, viewer=viewer)
+    status_columns = [
+        func.count(when((ChecklistItem.status == status, 1))).label(status.value)
+        for status in ItemStatus
+    ]
+    stmt = (
+        select(
+            Unit.id,
+            Unit.code,
+            Unit.name,
+            Unit.name_en,
+            Requirement.family,
+            func.count(ChecklistItem.id).label("total"),
+            *status_columns,
+            func.count(when((ChecklistItem.is_overdue(today), 1))).label("overdue"),
+        )
+        .select_from(ChecklistItem)
+        .join(Unit, Unit.id == ChecklistItem.unit_id)
+        .join(Requirement, Requirement.id == ChecklistItem.requirement_id)
+        .group_by(Unit.id, Unit.code, Unit.name, Unit.name_en, Unit.path, Requirement.family)
+        .order_by(Unit.path, Unit.id, Requirement.family)
+    )
+    stmt = _scoped(session, stmt, _filters(year, period), viewer, today)
+    return [
+        FigureRow(
+            unit_id=row.id,
+            unit_code=row.code,
+            unit_name=row.name,
+            unit_name_en=row.name_en,
+            family=Family(row.family),
+            total=int(row.total),
+            by_status={s.value: int(row._mapping[s.value] or 0) for s in ItemStatus},
+            overdue=int(row.overdue or 0),
+        )
+        for row in session.execute(stmt)
+    ]
+
+
+# ---------------------------------------------------------------- on time
+
+
+@dataclass(frozen=True)
+class FamilyOnTime:
+    """Items approved on time, and items approved or past their due date (the ledger's base)."""
+
+    family: Family | None  # None: all families together
+    on_time: int
+    due_or_done: int
+
+    @property
+    def rate(self) -> float | None:
+        return on_time_rate(self.on_time, self.due_or_done)
+
+
+def on_time_by_family(
+    session: Session,
+    *,
+    year: int,
+    period: str | None,
+    today: date,
+    timezone: str,
+    viewer: User,
+) -> tuple[FamilyOnTime, list[FamilyOnTime]]:
+    """The on-time rate overall and per family, by the ledger's definition (one GROUP BY)."""
+
+    def flag(condition: Any) -> Any:
+        return func.coalesce(func.sum(when((condition, 1), else_=0)), 0)
+
+    stmt = (
+        select(
+            Requirement.family,
+            flag(on_time_condition(timezone)).label("on_time"),
+            flag(
+                (ChecklistItem.status == ItemStatus.APPROVED) | (ChecklistItem.due_date < today)
+            ).label("due_or_done"),
+        )
+        .select_from(ChecklistItem)
+        .join(ChecklistItem.unit)
+        .join(ChecklistItem.requirement)
+        .group_by(Requirement.family)
+        .order_by(Requirement.family)
+    )
+    stmt = _scoped(session, stmt, _filters(year, period), viewer, today)
+    rows = [
+        FamilyOnTime(Family(r.family), int(r.on_time), int(r.due_or_done))
+        for r in session.execute(stmt)
+    ]
+    overall = FamilyOnTime(None, sum(r.on_time for r in rows), sum(r.due_or_done for r in rows))
+    return overall, rows
+
+
+# ---------------------------------------------------------------- item lists
+
+
+def _item_list(stmt: Any) -> Any:
+    return (
+        stmt.join(ChecklistItem.unit)
+        .join(ChecklistItem.requirement)
+        .options(contains_eager(ChecklistItem.unit), contains_eager(ChecklistItem.requirement))
+    )
+
+
+@dataclass(frozen=True)
+class DueSoon:
+    count: int
+    items: list[ChecklistItem]
+    limit: date  # the last day of the window
+
+
+def due_soon(session: Session, *, today: date, calendar: WorkingCalendar, viewer: User) -> DueSoon:
+    """Items still owed and due within the next 10 working days (as /items/?due_within=10).
+
+    Not narrowed by the chosen year: what falls due now matters whatever year is on screen.
+    """
+    filters = ItemFilters(due_within=DUE_SOON_WORKING_DAYS)
+    owed = ChecklistItem.status.in_([s.value for s in OWED_STATUSES])
+    conds = item_filters.conditions(session, filters, user=viewer, today=today, calendar=calendar)
+    count = session.scalar(
+        select(func.count(ChecklistItem.id))
+        .select_from(ChecklistItem)
+        .join(ChecklistItem.unit)
+        .join(ChecklistItem.requirement)
+        .where(*conds, owed)
+    )
+    items = session.scalars(
+        _item_list(select(ChecklistItem))
+        .where(*conds, owed)
+        .order_by(ChecklistItem.due_date, Requirement.code, ChecklistItem.id)
+        .limit(LIST_LIMIT)
+    ).all()
+    return DueSoon(
+        count=int(count or 0),
+        items=list(items),
+        limit=calendar.add_working_days(today, DUE_SOON_WORKING_DAYS),
+    )
+
+
+@dataclass(frozen=True)
+class OverdueItem:
+    item: ChecklistItem
+    working_days: int  # working days past the due date
+
+
+def longest_overdue(
+    session: Session,
+    *,
+    year: int,
+    period: str | None,
+    today: date,
+    calendar: WorkingCalendar,
+    viewer: User,
+) -> list[OverdueItem]:
+    """The 10 items overdue the longest (earliest due date first), with their working-day lag."""
+    stmt = _item_list(select(ChecklistItem)).where(ChecklistItem.is_overdue(today))
+    stmt = _scoped(session, stmt, _filters(year, period), viewer, today)
+    items = session.scalars(
+        stmt.order_by(ChecklistItem.due_date, Requirement.code, ChecklistItem.id).limit(LIST_LIMIT)
+    ).all()
+    return [OverdueItem(i, calendar.working_days_between(i.due_date, today)) for i in items]
+
+
+# ---------------------------------------------------------------- review backlog
+
+
+@dataclass(frozen=True)
+class Backlog:
+    count: int
+    oldest_age: int | None  # working days the oldest submission has waited (None: empty)
+    buckets: dict[str, int] = field(default_factory=dict)  # "0-3", "4-10", "11+"
+
+
+def age_cutoff(calendar: WorkingCalendar, today: date, max_age: int) -> date:
+    """The earliest date whose age (working days in (date, today]) is at most max_age."""
+    day = today
+    while calendar.working_days_between(day - timedelta(days=1), today) <= max_age:
+        day -= timedelta(days=1)
+    return day
+
+
+def review_backlog(
+    session: Session,
+    *,
+    today: date,
+    calendar: WorkingCalendar,
+    tz: tzinfo,
+    viewer: User,
+) -> Backlog | None:
+    """What waits for this reviewer (his review queue): count, oldest age, ages in buckets.
+
+    None for users who do not review. Ages count working days from the local submission date.
+    """
+    if not has_permission(viewer, Permission.REVIEW_ITEMS):
+        return None
+    low, high = AGE_BUCKETS
+    starts = [
+        datetime.combine(age_cutoff(calendar, today, limit), time(), tzinfo=tz).astimezone(UTC)
+        for limit in (low, high)
+    ]
+    waiting = (
+        queue_statement(viewer)
+        .order_by(None)
+        .options()
+        .with_only_columns(ChecklistItem.id)
+        .subquery()
+    )
+    latest = last_submitted()
+    at = latest.c.submitted_at
+    row = session.execute(
+        select(
+            func.count(waiting.c.id),
+            func.min(at),
+            func.count(when((at >= starts[0], 1))),
+            func.count(when(((at < starts[0]) & (at >= starts[1]), 1))),
+            func.count(when((at < starts[1], 1))),
+        )
+        .select_from(waiting)
+        .join(latest, latest.c.item_id == waiting.c.id)
+    ).one()
+    count, oldest, recent, middle, old = row
+    oldest_age = None
+    if oldest is not None:
+        oldest_day = oldest.astimezone(tz).date()
+        oldest_age = max(calendar.working_days_between(oldest_day, today), 0)
+    return Backlog(
+        count=int(count or 0),
+        oldest_age=oldest_age,
+        buckets={
+            f"0-{low}": int(recent or 0),
+            f"{low + 1}-{high}": int(middle or 0),
+            f"{high + 1}+": int(old or 0),
+        },
+    )
