@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 
 from flask import Response, jsonify, request, url_for
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import String, and_, cast, func, not_, or_, select
+from sqlalchemy import func, not_, select
 from sqlalchemy.orm import contains_eager, joinedload
 
 from tracker.api import bp
@@ -35,7 +35,6 @@ from tracker.api.openapi import DATE, FAMILIES, json_body, json_response, operat
 from tracker.clock import now, today
 from tracker.extensions import db
 from tracker.models import (
-    AuditEvent,
     ChecklistItem,
     Evidence,
     Requirement,
@@ -55,6 +54,7 @@ from tracker.permissions import (
 from tracker.scoping import unit_scope
 from tracker.services import reviews as review_service
 from tracker.services import submissions as submission_service
+from tracker.services.history import item_history
 from tracker.services.item_filters import STATUS_FILTERS, period_code, status_condition
 
 MAX_PER_PAGE = 200
@@ -213,26 +213,7 @@ def list_items() -> Response:
 
 def _history(item: ChecklistItem) -> list[dict[str, Any]]:
     """The item's audit events (its own and its evidence's), latest first, one query."""
-    rows = db.session.execute(
-        select(AuditEvent, User.name)
-        .outerjoin(User, User.id == AuditEvent.actor_id)
-        .where(
-            or_(
-                and_(
-                    AuditEvent.object_type == "checklist_item",
-                    AuditEvent.object_id == str(item.id),
-                ),
-                and_(
-                    AuditEvent.object_type == "evidence",
-                    AuditEvent.object_id.in_(
-                        select(cast(Evidence.id, String)).where(Evidence.item_id == item.id)
-                    ),
-                ),
-            )
-        )
-        .order_by(AuditEvent.seq.desc())
-        .limit(HISTORY_SHOWN)
-    ).all()
+    rows = item_history(db.session, item, limit=HISTORY_SHOWN)
     entries = []
     for event, name in rows:
         data = event.data or {}

@@ -3,17 +3,19 @@ and history."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from sqlalchemy import String, and_, cast, or_, select
+from sqlalchemy import select
+from werkzeug.wrappers import Response
 
 from tracker.clock import now
 from tracker.extensions import db
@@ -28,7 +30,6 @@ from tracker.items.workflow_forms import (
     SubmitItemForm,
 )
 from tracker.models import (
-    AuditEvent,
     ChecklistItem,
     Comment,
     Evidence,
@@ -48,7 +49,10 @@ from tracker.services import comments as comment_service
 from tracker.services import reviews as review_service
 from tracker.services import submissions as submission_service
 from tracker.services.errors import DomainError, PermissionDenied
+from tracker.services.history import item_history
 from tracker.services.reviews import REMARK_MAX
+
+T = TypeVar("T")
 
 COMMENTS_SHOWN = 100
 HISTORY_SHOWN = 100
@@ -153,27 +157,7 @@ def _history_detail(action: str, data: dict[str, Any]) -> str:
 
 
 def _history(item: ChecklistItem) -> list[HistoryEntry]:
-    rows = db.session.execute(
-        select(AuditEvent, User.name)
-        .outerjoin(User, User.id == AuditEvent.actor_id)
-        .where(
-            or_(
-                and_(
-                    AuditEvent.object_type == "checklist_item",
-                    AuditEvent.object_id == str(item.id),
-                ),
-                # Evidence events are recorded on the evidence: those of this item's evidence.
-                and_(
-                    AuditEvent.object_type == "evidence",
-                    AuditEvent.object_id.in_(
-                        select(cast(Evidence.id, String)).where(Evidence.item_id == item.id)
-                    ),
-                ),
-            )
-        )
-        .order_by(AuditEvent.seq.desc())
-        .limit(HISTORY_SHOWN)
-    ).all()
+    rows = item_history(db.session, item, limit=HISTORY_SHOWN)
     return [
         HistoryEntry(
             occurred_at=event.occurred_at,
@@ -334,9 +318,10 @@ def _submitted_remarks() -> dict[int, str]:
 def _refused(error: PermissionDenied):
     """403 with the service's reason (e.g. separation of duties), nothing written."""
     db.session.rollback()
-    return render_template(
+    page = render_template(
         "errors/error.html", code=403, title=_("Access denied"), message=error.message
-    ), 403
+    )
+    return make_response(page, 403)
 
 
 def _failed(item: ChecklistItem, error: DomainError):
@@ -345,28 +330,39 @@ def _failed(item: ChecklistItem, error: DomainError):
     return _back(item)
 
 
+def _act(item: ChecklistItem, form: FlaskForm, action: Callable[[User], T]) -> T | Response:
+    """Validate the form, call the service as the current user; on refusal nothing is written.
+
+    Returns the service's result (the caller commits and answers), or the response to send:
+    the item page with the form's errors, a flash of the service's message, or 403.
+    """
+    if not form.validate_on_submit():
+        _flash_form_errors(form)
+        return _back(item)
+    try:
+        return action(current_user._get_current_object())
+    except PermissionDenied as error:
+        return _refused(error)
+    except DomainError as error:
+        return _failed(item, error)
+
+
 @bp.post("/<int:item_id>/submit")
 @requires(Permission.VIEW_ITEMS, item_id=ChecklistItem)
 def submit(item: ChecklistItem):
     authorize(can_work_item(current_user, _visible(item)))
     form = SubmitItemForm()
-    if not form.validate_on_submit():
-        _flash_form_errors(form)
-        return _back(item)
-    try:
-        submission = submission_service.submit(
-            db.session,
-            actor=current_user._get_current_object(),
-            item=item,
-            note=form.note.data,
-            now=now(),
-        )
-    except PermissionDenied as error:
-        return _refused(error)
-    except DomainError as error:
-        return _failed(item, error)
+    result = _act(
+        item,
+        form,
+        lambda actor: submission_service.submit(
+            db.session, actor=actor, item=item, note=form.note.data, now=now()
+        ),
+    )
+    if isinstance(result, Response):
+        return result
     db.session.commit()
-    flash(_("Sent for review (round %(round)d).", round=submission.round), "success")
+    flash(_("Sent for review (round %(round)d).", round=result.round), "success")
     return _back(item)
 
 
@@ -375,26 +371,24 @@ def submit(item: ChecklistItem):
 def review(item: ChecklistItem):
     authorize(can_review_item(current_user, _visible(item)))
     form = ReviewForm()
-    if not form.validate_on_submit():
-        _flash_form_errors(form)
-        return _back(item)
-    try:
-        decision = review_service.decide(
+    result = _act(
+        item,
+        form,
+        lambda actor: review_service.decide(
             db.session,
-            actor=current_user._get_current_object(),
+            actor=actor,
             item=item,
             decision=form.decision.data,
             comment=form.comment.data,
             remarks=_submitted_remarks(),
             reason_template_id=form.reason_template.data,
             now=now(),
-        )
-    except PermissionDenied as error:
-        return _refused(error)
-    except DomainError as error:
-        return _failed(item, error)
+        ),
+    )
+    if isinstance(result, Response):
+        return result
     db.session.commit()
-    if decision.decision == ReviewDecision.APPROVE:
+    if result.decision == ReviewDecision.APPROVE:
         flash(_("The item is approved."), "success")
     else:
         flash(_("The item was returned to the unit with your reason."), "success")
@@ -412,21 +406,15 @@ def reopen(item: ChecklistItem):
     """An approved item sent back to its unit (e.g. a problem found after approval)."""
     authorize(can_review_item(current_user, _visible(item)))
     form = ReopenForm()
-    if not form.validate_on_submit():
-        _flash_form_errors(form)
-        return _back(item)
-    try:
-        review_service.reopen(
-            db.session,
-            actor=current_user._get_current_object(),
-            item=item,
-            reason=form.reason.data,
-            now=now(),
-        )
-    except PermissionDenied as error:
-        return _refused(error)
-    except DomainError as error:
-        return _failed(item, error)
+    result = _act(
+        item,
+        form,
+        lambda actor: review_service.reopen(
+            db.session, actor=actor, item=item, reason=form.reason.data, now=now()
+        ),
+    )
+    if isinstance(result, Response):
+        return result
     db.session.commit()
     flash(_("The item was reopened and returned to the unit with your reason."), "success")
     return _back(item)
@@ -437,21 +425,15 @@ def reopen(item: ChecklistItem):
 def comment(item: ChecklistItem):
     _visible(item)
     form = CommentForm()
-    if not form.validate_on_submit():
-        _flash_form_errors(form)
-        return _back(item)
-    try:
-        comment_service.add_comment(
-            db.session,
-            actor=current_user._get_current_object(),
-            item=item,
-            body=form.body.data,
-            now=now(),
-        )
-    except PermissionDenied as error:
-        return _refused(error)
-    except DomainError as error:
-        return _failed(item, error)
+    result = _act(
+        item,
+        form,
+        lambda actor: comment_service.add_comment(
+            db.session, actor=actor, item=item, body=form.body.data, now=now()
+        ),
+    )
+    if isinstance(result, Response):
+        return result
     db.session.commit()
     flash(_("Comment posted."), "success")
     return _back(item)
