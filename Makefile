@@ -40,7 +40,7 @@ test: $(VENV)/.dev translations lint
 	TRACKER_TEST_DATABASE_URL= TRACKER_REQUIRE_POSTGRES=0 $(BIN)/python -m pytest
 	@if [ -n "$(PG_URL)" ]; then \
 		echo "== PostgreSQL: $(PG_URL)"; \
-		TRACKER_TEST_DATABASE_URL="$(PG_URL)" $(BIN)/python -m pytest; \
+		TRACKER_TEST_DATABASE_URL="$(PG_URL)" $(BIN)/python -m pytest -m "not e2e"; \
 	else echo "== PostgreSQL suite not run: set TRACKER_TEST_DATABASE_URL to run it."; fi
 
 lint: $(VENV)/.dev

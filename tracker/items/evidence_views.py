@@ -359,6 +359,7 @@ def preview_evidence(evidence: Evidence):
     response = send_evidence_file(evidence, disposition="inline")
     policy = "sandbox; default-src 'none'"
     if base_type in PREVIEW_IMAGE_TYPES:
-        policy += "; img-src 'self'"  # the image document shows the image itself
+        # The browser's own image viewer shows the image and styles it inline; no script runs.
+        policy += "; img-src 'self'; style-src 'unsafe-inline'"
     response.headers["Content-Security-Policy"] = policy
     return response

@@ -1,0 +1,86 @@
+"""Steps shared by the browser journeys: evidence files, uploading, submitting."""
+
+from __future__ import annotations
+
+import struct
+import zlib
+
+from playwright.sync_api import expect
+
+
+def png_bytes(width: int = 8, height: int = 8) -> bytes:
+    """A small valid PNG (solid red)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    row = b"\x00" + b"\xcc\x22\x22" * width
+    raw = zlib.compress(row * height)
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", raw) + chunk(b"IEND", b"")
+
+
+def pdf_bytes(text: str = "e2e evidence") -> bytes:
+    """A one-page PDF with a correct cross-reference table."""
+    stream = f"BT /F1 18 Tf 40 100 Td ({text}) Tj ET".encode()
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 300 200] /Contents 4 0 R "
+        b"/Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    for offset in offsets:
+        out += b"%010d 00000 n \n" % offset
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1,
+        xref,
+    )
+    return bytes(out)
+
+
+def upload(page, files: list[dict]) -> None:
+    """Choose files with the item page's file input and upload them."""
+    chooser = page.locator("form[data-upload-form] input[type=file]")
+    chooser.set_input_files(files)
+    with page.expect_navigation():
+        page.locator("form[data-upload-form] [type=submit]").click()
+    for item in files:
+        expect(page.locator("[data-evidence-table]")).to_contain_text(item["name"])
+
+
+def submit_for_review(page, note: str = "") -> None:
+    """Submit the open item page for review (a confirmation dialog, if any, is accepted)."""
+    if note:
+        page.fill("#submit-note", note)
+    with page.expect_navigation():
+        page.locator("#submit-submit").click()
+    expect(page.locator("#workflow")).to_have_attribute("data-status", "submitted")
+
+
+def simple_item(page, base: str, item_ids: list[int]) -> int:
+    """The first item among these whose evidence is plain files (no date, no value to record)."""
+    for candidate in item_ids:
+        page.goto(f"{base}/items/{candidate}")
+        form = page.locator("form[data-upload-form]")
+        if (
+            form.count()
+            and not form.locator("[name=occurred_on]").count()
+            and not page.locator("[data-value-form]").count()
+            and page.locator("#submit-form").count()
+        ):
+            return candidate
+    raise AssertionError(f"no plain-evidence item among {item_ids}")
+
+
+def item_id(page) -> int:
+    return int(page.url.split("?")[0].rstrip("/").rsplit("/", 1)[1])
