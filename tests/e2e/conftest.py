@@ -39,7 +39,6 @@ DESKTOP = {"width": 1366, "height": 768}
 PHONE = {"width": 390, "height": 844}
 
 
-
 @pytest.fixture(autouse=True)
 def db_session():
     """Replaces the suite's rolled-back session: these tests talk to their own server process."""
