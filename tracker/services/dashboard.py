@@ -17,7 +17,7 @@ from sqlalchemy import case as when
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, contains_eager
 
-from tracker.models import ChecklistItem, ItemStatus, Requirement, Unit, User
+from tracker.models import ChecklistItem, ItemStatus, Requirement, User
 from tracker.models.catalogue import Family
 from tracker.models.checklist import OWED_STATUSES
 from tracker.permissions import Permission, has_permission
@@ -78,47 +78,10 @@ def _scoped(
 def completion_rows(
     session: Session, *, year: int, period: str | None, today: date, viewer: User
 ) -> list[FigureRow]:
-    """Per unit and family: total, per status, overdue (`figures.unit_family_figures`).
-
-    With a period the same GROUP BY is narrowed to that period's items, as /items/?period= is.
-    """
-    if not period:
-        return figures.unit_family_figures(session, year=year, today=today, viewer=viewer)
-    status_columns = [
-        func.count(when((ChecklistItem.status == status, 1))).label(status.value)
-        for status in ItemStatus
-    ]
-    stmt = (
-        select(
-            Unit.id,
-            Unit.code,
-            Unit.name,
-            Unit.name_en,
-            Requirement.family,
-            func.count(ChecklistItem.id).label("total"),
-            *status_columns,
-            func.count(when((ChecklistItem.is_overdue(today), 1))).label("overdue"),
-        )
-        .select_from(ChecklistItem)
-        .join(Unit, Unit.id == ChecklistItem.unit_id)
-        .join(Requirement, Requirement.id == ChecklistItem.requirement_id)
-        .group_by(Unit.id, Unit.code, Unit.name, Unit.name_en, Unit.path, Requirement.family)
-        .order_by(Unit.path, Unit.id, Requirement.family)
+    """Per unit and family: total, per status, overdue (one GROUP BY, shared with the API)."""
+    return figures.unit_family_figures(
+        session, year=year, today=today, viewer=viewer, period=period
     )
-    stmt = _scoped(session, stmt, _filters(year, period), viewer, today)
-    return [
-        FigureRow(
-            unit_id=row.id,
-            unit_code=row.code,
-            unit_name=row.name,
-            unit_name_en=row.name_en,
-            family=Family(row.family),
-            total=int(row.total),
-            by_status={s.value: int(row._mapping[s.value] or 0) for s in ItemStatus},
-            overdue=int(row.overdue or 0),
-        )
-        for row in session.execute(stmt)
-    ]
 
 
 # ---------------------------------------------------------------- on time

@@ -55,11 +55,17 @@ class FigureRow:
 
 
 def unit_family_figures(
-    session: Session, *, year: int, today: date, viewer: User | None
+    session: Session,
+    *,
+    year: int,
+    today: date,
+    viewer: User | None,
+    period: str | None = None,
 ) -> list[FigureRow]:
     """Per unit and family: total, items per status, overdue; units by tree order.
 
-    `viewer` narrows the rows to the units he may see (None: every unit, for jobs and reports).
+    `viewer` narrows the rows to the units he may see (None: every unit, for jobs and reports);
+    `period` (a stored period code) to that period's items, as /items/?period= does.
     """
     status_columns = [
         func.count(when((ChecklistItem.status == status, 1))).label(status.value)
@@ -85,6 +91,8 @@ def unit_family_figures(
     )
     if viewer is not None and not sees_all_units(viewer):
         stmt = stmt.where(unit_scope(viewer))
+    if period:
+        stmt = stmt.where(ChecklistItem.period == period)
     rows = []
     for row in session.execute(stmt):
         mapping = row._mapping
