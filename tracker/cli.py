@@ -417,6 +417,79 @@ def verify_command() -> None:
     click.echo("Verification passed.")
 
 
+@tracker_cli.command("backup")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="A new (or empty) folder for the backup.",
+)
+def backup_command(out: Path) -> None:
+    """Back up the database (consistent copy), every evidence blob and a manifest of hashes."""
+    from tracker import backup
+
+    _require_schema()
+    storage = storage_from_config(current_app.config)
+    db.session.rollback()  # the copy must not wait on, or include, a transaction of ours
+    try:
+        result = backup.create_backup(db.engine, storage, out, now=now())
+    except backup.BackupError as error:
+        _fail(str(error))
+    backup.record_event(
+        db.session,
+        action="backup.created",
+        path=out.resolve(),
+        counts=result.counts,
+        now=now(),
+        files=result.files,
+        bytes=result.bytes,
+    )
+    db.session.commit()
+    counts = ", ".join(f"{k}={v}" for k, v in result.counts.items())
+    click.echo(
+        f"Backup written to {out}: {result.dialect} database and {result.files - 1} blobs, "
+        f"{result.bytes} bytes ({counts})."
+    )
+
+
+@tracker_cli.command("restore")
+@click.option(
+    "--from",
+    "source",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    required=True,
+    help="A folder written by `tracker backup`.",
+)
+@click.option("--force", is_flag=True, help="Replace a target that already holds data.")
+def restore_command(source: Path, force: bool) -> None:
+    """Verify a backup's hashes, then restore its database and blobs into this instance."""
+    from tracker import backup
+
+    storage = storage_from_config(current_app.config)
+    db.session.remove()
+    try:
+        result = backup.restore_backup(db.engine, storage, source, force=force)
+    except backup.BackupError as error:
+        _fail(str(error))
+    if result.problems:
+        _fail_with_lines("the restored database does not match the manifest:", result.problems)
+    backup.record_event(
+        db.session,
+        action="backup.restored",
+        path=source.resolve(),
+        counts=result.counts,
+        now=now(),
+        forced=force,
+    )
+    db.session.commit()
+    counts = ", ".join(f"{k}={v}" for k, v in result.counts.items())
+    click.echo(
+        f"Restored {source} ({result.dialect}): {result.blobs_stored} blobs stored, "
+        f"{result.blobs_present} already present ({counts})."
+    )
+    click.echo("Run `flask --app wsgi db upgrade` if the backup predates the code, then `verify`.")
+
+
 @tracker_cli.command("export-ledger")
 @click.option("--year", type=click.IntRange(2000, 2100), required=True)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
