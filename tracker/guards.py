@@ -3,21 +3,55 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import wraps
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from flask import abort, url_for
+from flask import abort, request, url_for
 from flask_login import current_user
 
 from tracker.extensions import db, login_manager
 from tracker.permissions import Permission, has_permission
+from tracker.scoping import may_see
+from tracker.services.errors import PermissionDenied
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-# The declaration recorded on each view: "signed_in" or a Permission (read by tests that walk the
-# URL map, so that a route without a declaration is caught).
+# The declaration recorded on each view, an `Access` (read by the tests that walk the URL map: a
+# route without one fails them, and every route is called as every role against it).
 ACCESS_ATTRIBUTE = "tracker_access"
+# Ids are INTEGER columns: a larger number in a URL is no row (and would overflow the driver).
+MAX_ID = 2**31 - 1
+
+PUBLIC = "public"
+SIGNED_IN = "signed_in"
+PERMISSION = "permission"
+
+
+@dataclass(frozen=True)
+class Access:
+    """Who may use a view: anyone, any signed-in user, or a role permission; for the objects
+    named in the URL, only users who may see them (`scoping.may_see`, else 404), and, when a
+    rule is given, only users the rule allows on the first of them (else 403)."""
+
+    level: str
+    permission: Permission | None = None
+    objects: tuple[tuple[str, type], ...] = ()
+    rule: Callable[[Any, Any], bool] | None = None
+
+    def __str__(self) -> str:
+        text = str(self.permission) if self.permission else self.level
+        if self.rule is not None:
+            text += f" + {self.rule.__name__}"
+        return text
+
+
+def _deny(message: object) -> None:
+    """403; the API answers with the rule's own message (its errors carry one)."""
+    if message is not None and request.blueprint == "api":
+        raise PermissionDenied(message)
+    abort(403)
 
 
 def signed_in(view: F) -> F:
@@ -29,29 +63,51 @@ def signed_in(view: F) -> F:
             return login_manager.unauthorized()
         return view(*args, **kwargs)
 
-    setattr(wrapper, ACCESS_ATTRIBUTE, "signed_in")
+    setattr(wrapper, ACCESS_ATTRIBUTE, Access(SIGNED_IN))
     return wrapper  # type: ignore[return-value]
 
 
-def requires(permission: Permission, **loaders: type) -> Callable[[F], F]:
-    """A signed-in user whose role grants the permission; others get 403.
+def requires(
+    permission: Permission | None,
+    *,
+    rule: Callable[[Any, Any], bool] | None = None,
+    rule_message: object = None,
+    **loaders: type,
+) -> Callable[[F], F]:
+    """A signed-in user whose role grants the permission (None: any signed-in user).
 
-    `loaders` map URL arguments to models (``user_id=User``): each object is loaded first and
-    passed to the view without the ``_id`` suffix, so a missing object is 404 before any 403.
+    `loaders` map URL arguments to models (``user_id=User``): each object is loaded and passed
+    to the view without the ``_id`` suffix. A missing object, or one the user may not see
+    (another unit's item, evidence or case, another user's token), is 404 before any 403; then
+    the permission, then `rule(user, first object)`: 403 (with `rule_message` in the API).
     """
+    access = Access(
+        PERMISSION if permission is not None else SIGNED_IN,
+        permission,
+        tuple(loaders.items()),
+        rule,
+    )
 
     def decorator(view: F) -> F:
         @wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             if not current_user.is_authenticated:
                 return login_manager.unauthorized()
+            user = current_user._get_current_object()
+            loaded = []
             for arg, model in loaders.items():
-                kwargs[arg.removesuffix("_id")] = load_or_404(model, kwargs.pop(arg))
-            if not has_permission(current_user, permission):
-                abort(403)
+                obj = load_or_404(model, kwargs.pop(arg))
+                if not may_see(user, obj):
+                    abort(404)  # as absent as a missing one: its existence is not revealed
+                kwargs[arg.removesuffix("_id")] = obj
+                loaded.append(obj)
+            if permission is not None and not has_permission(user, permission):
+                _deny(rule_message)
+            if rule is not None and not rule(user, loaded[0] if loaded else None):
+                _deny(rule_message)
             return view(*args, **kwargs)
 
-        setattr(wrapper, ACCESS_ATTRIBUTE, permission)
+        setattr(wrapper, ACCESS_ATTRIBUTE, access)
         return wrapper  # type: ignore[return-value]
 
     return decorator
@@ -59,13 +115,18 @@ def requires(permission: Permission, **loaders: type) -> Callable[[F], F]:
 
 def public(view: F) -> F:
     """Declared open to anonymous visitors (sign-in page, health check)."""
-    setattr(view, ACCESS_ATTRIBUTE, "public")
+    setattr(view, ACCESS_ATTRIBUTE, Access(PUBLIC))
     return view
+
+
+def access_of(view: Callable[..., Any]) -> Access | None:
+    """The declaration of a view function, if it has one."""
+    return getattr(view, ACCESS_ATTRIBUTE, None)
 
 
 def load_or_404(model: type, object_id: int) -> Any:
     """The object, or 404 before any permission is considered."""
-    obj = db.session.get(model, object_id)
+    obj = db.session.get(model, object_id) if 0 < object_id <= MAX_ID else None
     if obj is None:
         abort(404)
     return obj

@@ -1,7 +1,9 @@
-"""Which units a user's lists cover, as SQL, and those units as form choices.
+"""Which units a user's lists cover, as SQL, and those units as form choices; which single
+objects a user may see at all.
 
 The SQL twin of `permissions.can_see_unit`: bureau-wide roles see every unit, a chief his unit's
-subtree, staff their own unit. Lists filter with it; object pages check `can_see_unit`.
+subtree, staff their own unit. Lists filter with it; object pages check `may_see` (the guards
+call it for every object loaded from the URL, so another unit's object is 404 before any 403).
 """
 
 from __future__ import annotations
@@ -13,8 +15,18 @@ from wtforms import SelectChoice
 
 from tracker.extensions import db
 from tracker.i18n import current_locale
-from tracker.models import Role, Unit, User
-from tracker.permissions import sees_all_units
+from tracker.models import (
+    ApiToken,
+    CalendarFeed,
+    Case,
+    ChecklistItem,
+    Comment,
+    Evidence,
+    Role,
+    Unit,
+    User,
+)
+from tracker.permissions import can_see_unit, sees_all_units
 
 
 def unit_scope(user: User) -> Any:
@@ -45,3 +57,25 @@ def unit_choices(units: list[Unit]) -> list[SelectChoice]:
         )
         for u in units
     ]
+
+
+def owning_unit(obj: object) -> Unit | None:
+    """The unit whose scope governs who may see the object (None: not a unit-scoped object)."""
+    if isinstance(obj, (ChecklistItem, Case)):
+        return obj.unit
+    if isinstance(obj, (Evidence, Comment)):
+        item = db.session.get(ChecklistItem, obj.item_id)
+        return None if item is None else item.unit
+    return None
+
+
+def may_see(user: User, obj: object) -> bool:
+    """Whether the object exists for the user: unit-scoped objects within his units, personal
+    objects (API tokens, calendar feeds) his own; bureau-level objects (units, users, catalogue,
+    settings, outbox messages) are left to the permission that guards their pages."""
+    if isinstance(obj, (ApiToken, CalendarFeed)):
+        return obj.user_id == user.id
+    if isinstance(obj, (ChecklistItem, Case, Evidence, Comment)):
+        unit = owning_unit(obj)
+        return unit is not None and can_see_unit(user, unit)
+    return True

@@ -92,8 +92,12 @@ def requirements():
 
 def _form_values(form: RequirementForm, requirement: Requirement) -> dict[str, Any]:
     """The form as catalogue-entry values; ValueError(field, message) when one cannot be read."""
-    values: dict[str, Any] = {name: getattr(form, name).data.strip() for name in TEXT_FIELDS}
-    values["owners"] = [o.strip() for o in form.owners.data.replace("，", ",").split(",")]
+    # A field missing from the request (a hand-made post) reads as empty, not as a crash.
+    values: dict[str, Any] = {
+        name: (getattr(form, name).data or "").strip() for name in TEXT_FIELDS
+    }
+    owners = (form.owners.data or "").replace("，", ",")
+    values["owners"] = [o.strip() for o in owners.split(",")]
     values["owners"] = [o for o in values["owners"] if o]
     try:
         rule = yaml.safe_load(form.deadline.data or "")

@@ -17,13 +17,12 @@ from tracker.api.common import (
     item_json,
     json_object,
     parse_date,
-    require_permission,
     text_field,
-    visible_or_404,
 )
 from tracker.api.openapi import json_body, json_response, operation
 from tracker.clock import now, today
 from tracker.extensions import db
+from tracker.guards import requires
 from tracker.models import Case, ChecklistItem, Requirement, Unit
 from tracker.permissions import Permission, can_see_unit
 from tracker.scoping import unit_scope
@@ -70,9 +69,9 @@ def _case_with_items(case: Case) -> dict:
     },
     errors=(400, 403, 415, 422),
 )
+@requires(Permission.REGISTER_CASES)
 def create_case() -> tuple[Response, int, dict[str, str]]:
     user = api_user()
-    require_permission(Permission.REGISTER_CASES)
     body = json_object()
     errors = FieldErrors()
     case_no = text_field(body, "case_no", errors, required=True)
@@ -124,7 +123,6 @@ def create_case() -> tuple[Response, int, dict[str, str]]:
     responses={200: json_response("CaseWithItems", "the case")},
     errors=(403, 404),
 )
-def get_case(case_id: int) -> Response:
-    case = visible_or_404(Case, case_id, lambda c: c.unit)
-    require_permission(Permission.VIEW_CASES)
+@requires(Permission.VIEW_CASES, case_id=Case)
+def get_case(case: Case) -> Response:
     return jsonify(_case_with_items(case))

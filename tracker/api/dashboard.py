@@ -6,10 +6,11 @@ from flask import Response, jsonify
 
 from tracker.api import bp
 from tracker.api.auth import api_user
-from tracker.api.common import FieldErrors, int_arg, require_permission
+from tracker.api.common import FieldErrors, int_arg
 from tracker.api.openapi import json_response, operation, query
 from tracker.clock import today
 from tracker.extensions import db
+from tracker.guards import requires
 from tracker.i18n import current_locale
 from tracker.permissions import Permission
 from tracker.services import figures
@@ -33,9 +34,9 @@ from tracker.services import figures
     responses={200: json_response("Dashboard", "the figures")},
     errors=(403, 422),
 )
+@requires(Permission.VIEW_ITEMS)
 def dashboard() -> Response:
     user = api_user()
-    require_permission(Permission.VIEW_ITEMS)
     today_ = today()
     errors = FieldErrors()
     year = int_arg(

@@ -12,21 +12,18 @@ from tracker.api.common import (
     FieldErrors,
     clean_text,
     evidence_json,
-    get_by_id,
     item_json,
     parse_date,
-    require,
-    require_permission,
-    visible_item,
 )
 from tracker.api.errors import ApiError
 from tracker.api.items import _may_read_withdrawn
 from tracker.api.openapi import operation
 from tracker.clock import now, today
 from tracker.extensions import db
+from tracker.guards import requires
 from tracker.items.files import blob_storage, max_upload_bytes, send_evidence_file
 from tracker.models import ChecklistItem, Evidence, EvidenceKind
-from tracker.permissions import Permission, can_see_unit, can_work_item
+from tracker.permissions import Permission, can_work_item
 from tracker.services import evidence as evidence_service
 
 
@@ -66,10 +63,14 @@ from tracker.services import evidence as evidence_service
     },
     errors=(400, 403, 404, 409, 413, 415, 422),
 )
-def upload_evidence(item_id: int) -> tuple[Response, int]:
-    item = visible_item(item_id)
+@requires(
+    Permission.WORK_ITEMS,
+    rule=can_work_item,
+    rule_message=_l("You may not add or withdraw evidence on this item."),
+    item_id=ChecklistItem,
+)
+def upload_evidence(item: ChecklistItem) -> tuple[Response, int]:
     user = api_user()
-    require(can_work_item(user, item), _l("You may not add or withdraw evidence on this item."))
     if request.mimetype != "multipart/form-data":
         raise ApiError(415, "unsupported_media_type", _l("Send the files as multipart/form-data."))
     errors = FieldErrors()
@@ -119,13 +120,9 @@ def upload_evidence(item_id: int) -> tuple[Response, int]:
     },
     errors=(403, 404),
 )
-def download_evidence(evidence_id: int) -> Response:
+@requires(Permission.VIEW_ITEMS, evidence_id=Evidence)
+def download_evidence(evidence: Evidence) -> Response:
     user = api_user()
-    evidence = get_by_id(Evidence, evidence_id)
-    item = None if evidence is None else db.session.get(ChecklistItem, evidence.item_id)
-    if evidence is None or item is None or not can_see_unit(user, item.unit):
-        raise ApiError(404)
-    require_permission(Permission.VIEW_ITEMS)
     if evidence.kind != EvidenceKind.FILE or not evidence.blob_sha256:
         raise ApiError(404, "not_found", _l("This evidence is a link: it has no file."))
     if evidence.withdrawn_at is not None and not _may_read_withdrawn(user, evidence):

@@ -23,17 +23,15 @@ from tracker.api.common import (
     item_json,
     json_object,
     parse_date,
-    require,
-    require_permission,
     review_json,
     submission_json,
     text_arg,
     text_field,
-    visible_item,
 )
 from tracker.api.openapi import DATE, FAMILIES, json_body, json_response, operation, query
 from tracker.clock import now, today
 from tracker.extensions import db
+from tracker.guards import requires
 from tracker.models import (
     ChecklistItem,
     Evidence,
@@ -154,8 +152,8 @@ def _page_link(page: int | None, per_page: int) -> str | None:
     responses={200: json_response("ItemList", "one page of items")},
     errors=(403, 422),
 )
+@requires(Permission.VIEW_ITEMS)
 def list_items() -> Response:
-    require_permission(Permission.VIEW_ITEMS)
     errors = FieldErrors()
     today_ = today()
     page = int_arg("page", errors, default=1, minimum=1, maximum=1_000_000)
@@ -275,9 +273,8 @@ def item_detail_json(item: ChecklistItem) -> dict[str, Any]:
     responses={200: json_response("ItemDetail", "the item")},
     errors=(403, 404),
 )
-def get_item(item_id: int) -> Response:
-    item = visible_item(item_id)
-    require_permission(Permission.VIEW_ITEMS)
+@requires(Permission.VIEW_ITEMS, item_id=ChecklistItem)
+def get_item(item: ChecklistItem) -> Response:
     return jsonify(item_detail_json(item))
 
 
@@ -292,10 +289,14 @@ def get_item(item_id: int) -> Response:
     responses={200: json_response("Submitted", "submitted")},
     errors=(400, 403, 404, 409, 415, 422),
 )
-def submit_item(item_id: int) -> Response:
-    item = visible_item(item_id)
+@requires(
+    Permission.WORK_ITEMS,
+    rule=can_work_item,
+    rule_message=_l("You may not submit this item."),
+    item_id=ChecklistItem,
+)
+def submit_item(item: ChecklistItem) -> Response:
     user = api_user()
-    require(can_work_item(user, item), _l("You may not submit this item."))
     body = json_object()
     errors = FieldErrors()
     note = text_field(body, "note", errors)
@@ -319,10 +320,14 @@ def submit_item(item_id: int) -> Response:
     responses={200: json_response("Reviewed", "decided")},
     errors=(400, 403, 404, 409, 415, 422),
 )
-def review_item(item_id: int) -> Response:
-    item = visible_item(item_id)
+@requires(
+    Permission.REVIEW_ITEMS,
+    rule=can_review_item,
+    rule_message=_l("You may not review this item."),
+    item_id=ChecklistItem,
+)
+def review_item(item: ChecklistItem) -> Response:
     user = api_user()
-    require(can_review_item(user, item), _l("You may not review this item."))
     body = json_object()
     errors = FieldErrors()
     decision = text_field(body, "decision", errors, required=True)

@@ -225,7 +225,7 @@ def _workable_item(item: ChecklistItem) -> ChecklistItem:
 
 
 @bp.post("/<int:item_id>/evidence")
-@requires(Permission.WORK_ITEMS, item_id=ChecklistItem)
+@requires(Permission.WORK_ITEMS, item_id=ChecklistItem, rule=can_work_item)
 def upload_evidence(item: ChecklistItem):
     _workable_item(item)
     form = EvidenceUploadForm()
@@ -256,7 +256,7 @@ def upload_evidence(item: ChecklistItem):
 
 
 @bp.post("/<int:item_id>/links")
-@requires(Permission.WORK_ITEMS, item_id=ChecklistItem)
+@requires(Permission.WORK_ITEMS, item_id=ChecklistItem, rule=can_work_item)
 def add_link(item: ChecklistItem):
     _workable_item(item)
     form = EvidenceLinkForm()
@@ -282,7 +282,7 @@ def add_link(item: ChecklistItem):
 
 
 @bp.post("/<int:item_id>/value")
-@requires(Permission.WORK_ITEMS, item_id=ChecklistItem)
+@requires(Permission.WORK_ITEMS, item_id=ChecklistItem, rule=can_work_item)
 def set_value(item: ChecklistItem):
     _workable_item(item)
     form = IndicatorValueForm()
@@ -300,8 +300,14 @@ def set_value(item: ChecklistItem):
     return _back(item)
 
 
+def can_work_evidence(user: User, evidence: Evidence) -> bool:
+    """Withdraw evidence: whoever may work its item."""
+    item = db.session.get(ChecklistItem, evidence.item_id)
+    return item is not None and can_work_item(user, item)
+
+
 @bp.post("/evidence/<int:evidence_id>/withdraw")
-@requires(Permission.WORK_ITEMS, evidence_id=Evidence)
+@requires(Permission.WORK_ITEMS, rule=can_work_evidence, evidence_id=Evidence)
 def withdraw_evidence(evidence: Evidence):
     item = _item_of(evidence)
     authorize(can_work_item(current_user, item))

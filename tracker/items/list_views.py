@@ -231,7 +231,7 @@ def assign_panel(item: ChecklistItem) -> dict[str, Any]:
 
 
 @bp.post("/<int:item_id>/assign")
-@requires(Permission.VIEW_ITEMS, item_id=ChecklistItem)
+@requires(Permission.ASSIGN_ITEMS, item_id=ChecklistItem, rule=can_assign_item)
 def assign(item: ChecklistItem):
     # 404 for another unit's item (its existence is not revealed), then 403 for non-assigners.
     if not can_see_unit(current_user, item.unit):

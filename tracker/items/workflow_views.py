@@ -348,7 +348,7 @@ def _act(item: ChecklistItem, form: FlaskForm, action: Callable[[User], T]) -> T
 
 
 @bp.post("/<int:item_id>/submit")
-@requires(Permission.VIEW_ITEMS, item_id=ChecklistItem)
+@requires(Permission.WORK_ITEMS, item_id=ChecklistItem, rule=can_work_item)
 def submit(item: ChecklistItem):
     authorize(can_work_item(current_user, _visible(item)))
     form = SubmitItemForm()
@@ -367,7 +367,7 @@ def submit(item: ChecklistItem):
 
 
 @bp.post("/<int:item_id>/review")
-@requires(Permission.VIEW_ITEMS, item_id=ChecklistItem)
+@requires(Permission.REVIEW_ITEMS, item_id=ChecklistItem, rule=can_review_item)
 def review(item: ChecklistItem):
     authorize(can_review_item(current_user, _visible(item)))
     form = ReviewForm()
@@ -401,7 +401,7 @@ def review(item: ChecklistItem):
 
 
 @bp.post("/<int:item_id>/reopen")
-@requires(Permission.VIEW_ITEMS, item_id=ChecklistItem)
+@requires(Permission.REVIEW_ITEMS, item_id=ChecklistItem, rule=can_review_item)
 def reopen(item: ChecklistItem):
     """An approved item sent back to its unit (e.g. a problem found after approval)."""
     authorize(can_review_item(current_user, _visible(item)))

@@ -14,7 +14,7 @@ from wtforms.validators import DataRequired, Length
 
 from tracker.clock import now
 from tracker.extensions import db
-from tracker.guards import signed_in
+from tracker.guards import requires, signed_in
 from tracker.main import bp
 from tracker.models import ApiToken
 from tracker.services import api_tokens
@@ -89,11 +89,9 @@ def tokens_page() -> Response:
 
 
 @bp.post("/account/tokens/<int:token_id>/revoke")
-@signed_in
-def revoke_api_token(token_id: int) -> Response:
-    token = db.session.get(ApiToken, token_id)
-    # Another user's token is as absent as a missing one.
-    if token is None or token.user_id != current_user.id:
+@requires(None, token_id=ApiToken)  # another user's token is as absent as a missing one
+def revoke_api_token(token: ApiToken) -> Response:
+    if token.user_id != current_user.id:  # (the guard checked it already)
         abort(404)
     if not RevokeTokenForm().validate_on_submit():
         abort(400)
