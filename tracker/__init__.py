@@ -25,12 +25,30 @@ def create_app(config: object | None = None) -> Flask:
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     app.extensions["tracker_clock"] = Clock(app.config["TRACKER_TIMEZONE"])
 
+    _register_request_log(app)
     _register_extensions(app)
+    _register_security(app)
     _register_blueprints(app)
     _register_errors(app)
     _register_template_helpers(app)
     _register_cli(app)
     return app
+
+
+def _register_request_log(app: Flask) -> None:
+    """JSON log lines with a request id; first, so that every request is timed and logged."""
+    from tracker import request_log
+
+    request_log.init_app(app)
+
+
+def _register_security(app: Flask) -> None:
+    """Security headers and the trusted proxy; the idle sign-out (after the CSRF check)."""
+    from tracker import security_headers
+    from tracker.auth import session as web_session
+
+    security_headers.init_app(app)
+    web_session.init_app(app)
 
 
 def _register_extensions(app: Flask) -> None:

@@ -103,8 +103,19 @@ class Config:
         self.REMEMBER_COOKIE_HTTPONLY = True
         self.REMEMBER_COOKIE_SAMESITE = "Lax"
         self.REMEMBER_COOKIE_SECURE = secure
-        self.REMEMBER_COOKIE_DURATION = timedelta(days=14)
+        self.REMEMBER_COOKIE_DURATION = timedelta(days=_int("TRACKER_REMEMBER_DAYS", 14))
+        # A session cookie not rewritten for this long is refused (signed-in requests rewrite it).
         self.PERMANENT_SESSION_LIFETIME = timedelta(hours=8)
+        # Signed-in web sessions end after this many minutes without a request (0: never);
+        # "remember me" sessions are exempt and end with the remember cookie instead.
+        self.TRACKER_IDLE_MINUTES = _int("TRACKER_IDLE_MINUTES", 30)
+
+        # Behind a reverse proxy: how many proxies set X-Forwarded-For/-Proto (0: none, the
+        # headers are ignored). HSTS is sent on HTTPS requests only.
+        self.TRACKER_PROXY_HOPS = _int("TRACKER_PROXY_HOPS", 0)
+        self.TRACKER_HSTS_SECONDS = _int("TRACKER_HSTS_SECONDS", 31536000)
+        # JSON lines on stderr, one per request plus whatever the code logs.
+        self.TRACKER_LOG_LEVEL = os.environ.get("TRACKER_LOG_LEVEL", "INFO")
 
         # Sign-in lock-out: this many failures inside the window lock the account.
         self.LOGIN_MAX_FAILURES = _int("TRACKER_LOGIN_MAX_FAILURES", 5)
@@ -118,7 +129,10 @@ class Config:
 
         self.BOOTSTRAP_SERVE_LOCAL = True
         self.WTF_CSRF_TIME_LIMIT = None  # a form left open all morning must still submit
+        # Rate limits: in this process's memory, or shared by every worker in Redis
+        # (redis://host:6379/0). Should Redis fail, each process counts in memory meanwhile.
         self.RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+        self.RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
         self.RATELIMIT_LOGIN = os.environ.get("TRACKER_RATELIMIT_LOGIN", "30 per minute")
         self.TRACKER_API_RATE_LIMIT = os.environ.get("TRACKER_API_RATE_LIMIT", "120 per minute")
         self.PER_PAGE = 50
@@ -136,5 +150,7 @@ class TestConfig(Config):
         self.SQLALCHEMY_DATABASE_URI = database_url
         self.TRACKER_SCHEDULER = False
         self.RATELIMIT_ENABLED = False
+        # Tests move the frozen clock by days between requests; tests/hardening turn it on.
+        self.TRACKER_IDLE_MINUTES = 0
         # Cheap argon2 parameters: the suite hashes hundreds of passwords.
         self.PASSWORD_HASH_FAST = True

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_user, logout_user
+from flask_login import current_user, login_user
 
 from tracker.auth import bp
 from tracker.auth.forms import LanguageForm, LoginForm, PasswordChangeForm
+from tracker.auth.session import end_session, start_session
 from tracker.clock import now
 from tracker.extensions import db, limiter
 from tracker.guards import public, safe_next, signed_in
@@ -43,8 +44,7 @@ def login():
         )
         db.session.commit()  # failures and lock-outs are kept whatever happens next
         if result.outcome is SignInOutcome.OK:
-            session.clear()  # a fresh session on sign-in (no fixation)
-            login_user(result.user, remember=form.remember.data)
+            start_session(result.user, remember=form.remember.data)  # a new session, no fixation
             return redirect(safe_next(form.next.data))
         if result.outcome is SignInOutcome.LOCKED:
             flash(
@@ -77,8 +77,7 @@ def logout():
         at=now(),
     )
     db.session.commit()
-    logout_user()
-    session.clear()
+    end_session()
     flash(_("You have signed out."), "info")
     return redirect(url_for("auth.login"))
 
