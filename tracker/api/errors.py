@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 
 from flask import Flask, Response, current_app, jsonify, request
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.exc import InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from tracker.api import API_PREFIX, bp
@@ -26,6 +27,7 @@ from tracker.services.errors import (
     ValidationFailed,
 )
 from tracker.services.filetypes import FileRefused, FileTooLarge, human_size
+from tracker.storage.base import StorageFull
 
 log = logging.getLogger(__name__)
 
@@ -166,6 +168,23 @@ def _domain_error(error: DomainError) -> Response:
 def _http_error(error: HTTPException) -> Response:
     db.session.rollback()
     return _http_error_response(error)
+
+
+@bp.errorhandler(OperationalError)
+@bp.errorhandler(InterfaceError)
+def _database_unavailable(error: Exception) -> Response:
+    # The database went away: 503 service_unavailable with Retry-After (tracker/errors.py).
+    from tracker.errors import database_unavailable
+
+    return database_unavailable(error)
+
+
+@bp.errorhandler(StorageFull)
+def _storage_full(error: StorageFull) -> Response:
+    # A full disk during an upload: 507 storage_full, nothing kept (tracker/errors.py).
+    from tracker.errors import storage_full
+
+    return storage_full(error)
 
 
 @bp.errorhandler(Exception)

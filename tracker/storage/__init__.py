@@ -11,6 +11,7 @@ from tracker.storage.base import (
     BlobStateError,
     BlobStorage,
     PendingBlob,
+    StorageFull,
     check_sha256,
 )
 from tracker.storage.local import LocalBlobStorage
@@ -22,6 +23,7 @@ __all__ = [
     "LocalBlobStorage",
     "PendingBlob",
     "StorageConfigError",
+    "StorageFull",
     "check_sha256",
     "storage_from_config",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import re
 from abc import ABC, abstractmethod
@@ -11,10 +12,20 @@ from typing import BinaryIO, Self
 
 SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 READ_CHUNK = 1 << 20
+OUT_OF_SPACE = frozenset({errno.ENOSPC, errno.EDQUOT})
 
 
 class BlobNotFound(FileNotFoundError):
     """No blob is stored under this hash."""
+
+
+class StorageFull(OSError):
+    """The storage has no room left (ENOSPC, or a quota): nothing of the blob was kept."""
+
+
+def is_out_of_space(error: BaseException) -> bool:
+    """Whether an OSError means "no space left" (a full disk or an exceeded quota)."""
+    return isinstance(error, OSError) and error.errno in OUT_OF_SPACE
 
 
 class BlobStateError(RuntimeError):

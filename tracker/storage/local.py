@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import secrets
@@ -11,7 +12,15 @@ from datetime import timedelta
 from pathlib import Path
 from typing import BinaryIO
 
-from tracker.storage.base import SHA256_HEX, BlobNotFound, BlobStorage, PendingBlob, check_sha256
+from tracker.storage.base import (
+    SHA256_HEX,
+    BlobNotFound,
+    BlobStorage,
+    PendingBlob,
+    StorageFull,
+    check_sha256,
+    is_out_of_space,
+)
 
 FILE_MODE = 0o640
 DIR_MODE = 0o750
@@ -55,9 +64,22 @@ class LocalPendingBlob(PendingBlob):
 
     def _write(self, chunk: bytes) -> None:
         assert self._file is not None
-        self._file.write(chunk)
+        try:
+            self._file.write(chunk)
+        except OSError as error:
+            if is_out_of_space(error):
+                raise StorageFull(error.errno, f"evidence storage is full: {error}") from error
+            raise
 
     def _commit(self, sha256: str) -> bool:
+        try:
+            return self._commit_file(sha256)
+        except OSError as error:
+            if is_out_of_space(error):
+                raise StorageFull(error.errno, f"evidence storage is full: {error}") from error
+            raise
+
+    def _commit_file(self, sha256: str) -> bool:
         assert self._file is not None
         # Durable bytes before the name: a crash after the rename must not expose a short file.
         self._file.flush()
@@ -89,8 +111,14 @@ class LocalPendingBlob(PendingBlob):
 
     def _abort(self) -> None:
         if self._file is not None:
-            self._file.close()
-            self._file = None
+            file, self._file = self._file, None
+            # Closing flushes what is still buffered, which fails again on a full disk: the
+            # file is removed all the same.
+            try:
+                file.close()
+            except OSError:
+                with contextlib.suppress(OSError, ValueError):  # ValueError: already closed
+                    os.close(file.fileno())
         self.temp_path.unlink(missing_ok=True)
 
 
@@ -111,8 +139,13 @@ class LocalBlobStorage(BlobStorage):
 
     def begin(self) -> LocalPendingBlob:
         """Start writing a new blob to a temporary file on the same filesystem as the root."""
-        _makedirs_durable(self.temp_dir, DIR_MODE)
-        return LocalPendingBlob(self)
+        try:
+            _makedirs_durable(self.temp_dir, DIR_MODE)
+            return LocalPendingBlob(self)
+        except OSError as error:
+            if is_out_of_space(error):
+                raise StorageFull(error.errno, f"evidence storage is full: {error}") from error
+            raise
 
     def exists(self, sha256: str) -> bool:
         """Whether the blob's file exists."""
