@@ -6,7 +6,7 @@ FLASK := $(BIN)/flask --app wsgi
 PORT ?= 5000
 PG_URL ?= $(TRACKER_TEST_DATABASE_URL)
 
-.PHONY: run test lint format translations extract-messages bench bench-ledger clean
+.PHONY: run test screenshots lint format translations extract-messages bench bench-ledger clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,10 @@ test: $(VENV)/.dev translations lint
 		echo "== PostgreSQL: $(PG_URL)"; \
 		TRACKER_TEST_DATABASE_URL="$(PG_URL)" $(BIN)/python -m pytest -m "not e2e"; \
 	else echo "== PostgreSQL suite not run: set TRACKER_TEST_DATABASE_URL to run it."; fi
+
+## Rewrite the README's screenshots (docs/screenshots/) from the browser journeys.
+screenshots: $(VENV)/.dev translations
+	TRACKER_DOCS_SCREENSHOTS=docs/screenshots $(BIN)/python -m pytest tests/e2e -q
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .

@@ -9,6 +9,7 @@ from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
+from tracker import downloads
 from tracker.clock import Clock
 from tracker.config import PROJECT_ROOT, Config
 
@@ -31,6 +32,7 @@ def create_app(config: object | None = None) -> Flask:
     _register_blueprints(app)
     _register_errors(app)
     _register_template_helpers(app)
+    downloads.init_app(app)
     _register_cli(app)
     return app
 

@@ -286,21 +286,32 @@ def scheduler_command() -> None:
 
 
 def _load_demo_work() -> None:
-    """This year's items, and demo cases while the bureau has none (both idempotent)."""
+    """This year's items, demo cases and a year's work while the bureau has none (idempotent)."""
     instant = now()
+    year = get_clock().local(instant).year
+    # As if the checklist had been generated on New Year's Day, as a real bureau's would be:
+    # otherwise every item already due would be flagged as created overdue.
+    new_year = datetime(year, 1, 1, 9, tzinfo=get_clock().tz)
     result = checklist.generate_year(
         db.session,
-        year=get_clock().local(instant).year,
-        now=instant,
+        year=year,
+        now=min(new_year, instant),
         calendar=holidays.load_calendar(db.session),
     )
     _echo_generation(result, verbose=False)
-    if db.session.scalar(select(func.count()).select_from(Case)):
-        return
-    registered = cases.register_demo_cases(db.session, now=instant)
-    if registered:
-        items = sum(len(r.items) for r in registered)
-        click.echo(f"Demo cases: registered {len(registered)} with {items} items.")
+    if not db.session.scalar(select(func.count()).select_from(Case)):
+        registered = cases.register_demo_cases(db.session, now=instant)
+        if registered:
+            items = sum(len(r.items) for r in registered)
+            click.echo(f"Demo cases: registered {len(registered)} with {items} items.")
+    from tracker.items.files import blob_storage, max_upload_bytes
+    from tracker.services.demo_progress import record_demo_progress
+
+    worked = record_demo_progress(
+        db.session, storage=blob_storage(), max_bytes=max_upload_bytes(), now=instant
+    )
+    if worked:
+        click.echo(f"Demo work: {worked} past-due items submitted, most of them reviewed.")
 
 
 @tracker_cli.command("import-catalog")

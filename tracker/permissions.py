@@ -134,6 +134,11 @@ class NavEntry:
     endpoint: str
     label: object  # a lazy translated string
     permission: Permission | None  # None: every signed-in user
+    group: str | None = None  # entries of a group share one drop-down menu
+
+
+# Labels of the drop-down menus that group navigation entries.
+NAV_GROUPS = {"admin": _l("Administration")}
 
 
 NAVIGATION: tuple[NavEntry, ...] = (
@@ -145,13 +150,13 @@ NAVIGATION: tuple[NavEntry, ...] = (
     NavEntry("dashboard.scores", _l("Assessment"), Permission.VIEW_SCORES),
     NavEntry("review.queue", _l("Review queue"), Permission.REVIEW_ITEMS),
     NavEntry("auditlog.index", _l("Audit log"), Permission.VIEW_AUDIT_LOG),
-    NavEntry("admin.requirements", _l("Catalogue"), Permission.MANAGE_CATALOGUE),
-    NavEntry("admin.calendar", _l("Calendar"), Permission.MANAGE_CALENDAR),
-    NavEntry("admin.reasons", _l("Return reasons"), Permission.MANAGE_REVIEW_SETTINGS),
-    NavEntry("admin.reminders", _l("Reminders"), Permission.MANAGE_REMINDERS),
-    NavEntry("admin.outbox", _l("Outbox"), Permission.MANAGE_OUTBOX),
-    NavEntry("admin.units", _l("Units"), Permission.MANAGE_UNITS),
-    NavEntry("admin.users", _l("Users"), Permission.MANAGE_USERS),
+    NavEntry("admin.requirements", _l("Catalogue"), Permission.MANAGE_CATALOGUE, "admin"),
+    NavEntry("admin.calendar", _l("Calendar"), Permission.MANAGE_CALENDAR, "admin"),
+    NavEntry("admin.reasons", _l("Return reasons"), Permission.MANAGE_REVIEW_SETTINGS, "admin"),
+    NavEntry("admin.reminders", _l("Reminders"), Permission.MANAGE_REMINDERS, "admin"),
+    NavEntry("admin.outbox", _l("Outbox"), Permission.MANAGE_OUTBOX, "admin"),
+    NavEntry("admin.units", _l("Units"), Permission.MANAGE_UNITS, "admin"),
+    NavEntry("admin.users", _l("Users"), Permission.MANAGE_USERS, "admin"),
 )
 
 
@@ -160,3 +165,14 @@ def navigation_for(user: User | None) -> list[NavEntry]:
     if user is None or not getattr(user, "is_authenticated", False):
         return []
     return [e for e in NAVIGATION if e.permission is None or has_permission(user, e.permission)]
+
+
+def navigation_menu(user: User | None) -> list[tuple[str | None, list[NavEntry]]]:
+    """The entries as the bar shows them: runs of ungrouped links and one menu per group."""
+    menu: list[tuple[str | None, list[NavEntry]]] = []
+    for entry in navigation_for(user):
+        if menu and menu[-1][0] == entry.group and entry.group is not None:
+            menu[-1][1].append(entry)
+        else:
+            menu.append((entry.group, [entry]))
+    return menu

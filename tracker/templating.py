@@ -10,7 +10,13 @@ from flask_login import current_user
 
 from tracker.extensions import db
 from tracker.i18n import current_locale
-from tracker.permissions import ROLE_LABELS, Permission, has_permission, navigation_for
+from tracker.permissions import (
+    NAV_GROUPS,
+    ROLE_LABELS,
+    Permission,
+    has_permission,
+    navigation_menu,
+)
 from tracker.review.queue import waiting_count
 
 
@@ -53,7 +59,8 @@ def register_template_helpers(app: Flask) -> None:
     @app.context_processor
     def inject_helpers() -> dict:
         return {
-            "navigation": navigation_for(current_user),
+            "navigation_menu": navigation_menu(current_user),
+            "nav_group_labels": NAV_GROUPS,
             # Shown as a badge on the review-queue entry; one COUNT, for reviewers only.
             "review_waiting": _review_waiting(),
             "can": lambda permission: has_permission(current_user, Permission(permission)),

@@ -37,6 +37,10 @@ SCREENSHOTS = PROJECT_ROOT / "test-screenshots"
 PASSWORD = "demo-tracker-2026"
 DESKTOP = {"width": 1366, "height": 768}
 PHONE = {"width": 390, "height": 844}
+# `make screenshots` sets this to docs/screenshots: the README's pictures of these pages are then
+# rewritten from the journeys (the top of the page as a desktop browser shows it).
+DOCS_SCREENSHOTS = os.environ.get("TRACKER_DOCS_SCREENSHOTS")
+DOCS_PAGES = {"checklist", "item", "review-queue", "dashboard"}
 
 
 @pytest.fixture(autouse=True)
@@ -62,7 +66,7 @@ def playwright_browser():
         pytest.skip(f"browser tests skipped: {reason}")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=["--no-sandbox"]
+            executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--lang=zh-CN"]
         )
         yield browser
         browser.close()
@@ -150,6 +154,7 @@ class Browser:
     shots: Path
     foreign: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    dialogs: list[str] = field(default_factory=list)  # confirmation questions, all accepted
 
     def url(self, path: str) -> str:
         return self.base + path
@@ -168,12 +173,29 @@ class Browser:
         assert "/login" not in self.page.url, f"sign-in failed for {email}"
 
     def shoot(self, name: str) -> None:
-        """Screenshots of the current page, desktop then phone; the viewport is restored."""
+        """Screenshots of the current page, desktop then phone; the viewport is restored.
+
+        At phone width the page must fit: nothing may make it scroll sideways.
+        """
         page = self.page
         for label, size in (("desktop", DESKTOP), ("phone", PHONE)):
             page.set_viewport_size(size)
             page.screenshot(path=str(self.shots / f"{name}-{label}.png"), full_page=True)
+            if size is PHONE:
+                assert_fits(page, name)
         page.set_viewport_size(DESKTOP)
+        if DOCS_SCREENSHOTS and name in DOCS_PAGES:
+            folder = PROJECT_ROOT / DOCS_SCREENSHOTS
+            folder.mkdir(parents=True, exist_ok=True)
+            page.evaluate("window.scrollTo(0, 0)")
+            page.screenshot(path=str(folder / f"{name}.png"))
+
+
+def assert_fits(page, name: str) -> None:
+    """The page is no wider than the viewport (tables scroll inside their own box)."""
+    width = page.viewport_size["width"]
+    overflow = page.evaluate("document.documentElement.scrollWidth")
+    assert overflow <= width, f"{name}: {overflow}px wide at a {width}px viewport"
 
 
 @pytest.fixture
@@ -202,7 +224,7 @@ def browser(playwright_browser, live_server: str, screenshot_dir: Path) -> Itera
 
     def on_page(page) -> None:
         page.on("pageerror", lambda error: session.errors.append(f"page error: {error}"))
-        page.on("dialog", lambda dialog: dialog.accept())
+        page.on("dialog", lambda dialog: (session.dialogs.append(dialog.message), dialog.accept()))
 
     context.on("request", on_request)
     context.on("console", on_console)

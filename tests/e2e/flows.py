@@ -49,17 +49,24 @@ def pdf_bytes(text: str = "e2e evidence") -> bytes:
 
 
 def upload(page, files: list[dict]) -> None:
-    """Choose files with the item page's file input and upload them."""
+    """Choose files with the item page's file input and upload them.
+
+    The page's script sends the form itself, to show the upload's progress: the request must be
+    an XMLHttpRequest, and its answer replaces the page.
+    """
     chooser = page.locator("form[data-upload-form] input[type=file]")
     chooser.set_input_files(files)
-    with page.expect_navigation():
+    with page.expect_request(
+        lambda request: request.method == "POST" and request.url.endswith("/evidence")
+    ) as posted:
         page.locator("form[data-upload-form] [type=submit]").click()
+    assert posted.value.resource_type == "xhr", posted.value.resource_type
     for item in files:
         expect(page.locator("[data-evidence-table]")).to_contain_text(item["name"])
 
 
 def submit_for_review(page, note: str = "") -> None:
-    """Submit the open item page for review (a confirmation dialog, if any, is accepted)."""
+    """Submit the open item page for review (the browser's confirmation is accepted)."""
     if note:
         page.fill("#submit-note", note)
     with page.expect_navigation():

@@ -61,6 +61,9 @@ def test_admin_imports_holidays_checks_outbox_dashboard_and_exports(browser):
         page.locator("#export-links a", has_text="XLSX").click()
     download = download_info.value
     assert download.suggested_filename.endswith(".xlsx")
+    # The link showed that the file was being prepared, until the download began.
+    expect(page.locator("#export-status")).to_have_text("下载已开始。")
+    expect(page.locator("#export-links a[aria-busy]")).to_have_count(0)
     data = Path(download.path()).read_bytes()
     assert data.startswith(b"PK")
     with zipfile.ZipFile(io.BytesIO(data)) as workbook:

@@ -30,7 +30,7 @@ def test_chief_filters_overdue_assigns_uploads_and_submits(browser):
     # Filter to overdue items with the filter form.
     page.select_option("#status", "overdue")
     with page.expect_navigation():
-        page.locator("#filters button").click()
+        page.locator("#filters [type=submit]").click()
     assert "status=overdue" in page.url
     expect(page.locator('#status-counts a[data-count="overdue"]')).to_have_class("nav-link active")
     rows = page.locator("#items tbody tr")
@@ -67,6 +67,7 @@ def test_chief_filters_overdue_assigns_uploads_and_submits(browser):
     expect(page.locator("[data-evidence-table] tbody tr")).to_have_count(2)
     browser.shoot("item")
     submit_for_review(page, note="两份佐证材料已上传")
+    assert browser.dialogs == ["提交本事项送审？督查员作出决定前，其佐证材料将被冻结。"]
     expect(page.locator("[data-awaiting-review]")).to_be_visible()
     expect(page.locator("#rounds tr[data-round='1']")).to_contain_text("两份佐证材料已上传")
     browser.shoot("item-submitted")

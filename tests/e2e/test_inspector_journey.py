@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
+from tests.e2e.conftest import DESKTOP, PHONE, assert_fits
 from tests.e2e.flows import pdf_bytes, png_bytes, simple_item, submit_for_review, upload
 
 pytestmark = pytest.mark.e2e
@@ -13,7 +14,7 @@ RETURN_REASON = "照片不清晰，请补充完整的核对记录。"
 
 
 def _submit_two_items(browser) -> list[int]:
-    """The Inspection Brigade's chief submits two items (the demo data has none submitted)."""
+    """The Inspection Brigade's chief submits two items, the second from a phone."""
     page = browser.page
     browser.sign_in("chief.jcdd@demo.example.org")
     browser.goto("/items/?status=open")
@@ -24,19 +25,34 @@ def _submit_two_items(browser) -> list[int]:
         ("月度核对表.pdf", "application/pdf", pdf_bytes()),
     ):
         target = simple_item(page, browser.base, [i for i in ids if i not in submitted])
+        if submitted:
+            page.set_viewport_size(PHONE)
+            page.reload()
+            assert_fits(page, "item page with the upload form")
         upload(page, [{"name": name, "mimeType": mime, "buffer": data}])
         submit_for_review(page)
         submitted.append(target)
+    page.set_viewport_size(DESKTOP)
     browser.context.clear_cookies()
     return submitted
 
 
-def _decide(page, decision: str, comment: str = "") -> None:
+CONFIRMATIONS = {
+    "approve": "通过本事项？该结论将记入事项历史，无法撤回。",
+    "return": "按您填写的理由，将本事项退回责任单位整改？",
+}
+
+
+def _decide(browser, decision: str, comment: str = "") -> None:
+    """Record a decision; the browser asks for confirmation first, in words fit for it."""
+    page = browser.page
     page.locator(f'#review-form input[name=decision][value="{decision}"]').check()
     if comment:
         page.fill("#review-comment", comment)
+    asked = len(browser.dialogs)
     with page.expect_navigation():
         page.locator("#review-submit").click()
+    assert browser.dialogs[asked:] == [CONFIRMATIONS[decision]]
 
 
 def test_inspector_previews_returns_and_approves(browser):
@@ -67,7 +83,7 @@ def test_inspector_previews_returns_and_approves(browser):
     browser.shoot("review-item")
 
     # Return it with a reason.
-    _decide(page, "return", RETURN_REASON)
+    _decide(browser, "return", RETURN_REASON)
     browser.goto(f"/items/{to_return}")
     expect(page.locator("#workflow")).to_have_attribute("data-status", "returned")
     expect(page.locator("#rounds tr[data-decision='return']")).to_contain_text(RETURN_REASON)
@@ -79,7 +95,7 @@ def test_inspector_previews_returns_and_approves(browser):
     assert response.status == 200
     assert response.headers["content-type"].startswith("application/pdf")
     assert response.body().startswith(b"%PDF")
-    _decide(page, "approve")
+    _decide(browser, "approve")
     browser.goto(f"/items/{to_approve}")
     expect(page.locator("#workflow")).to_have_attribute("data-status", "approved")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import signed_in_client
-from tests.helpers import nav_endpoints
+from tests.helpers import nav_endpoints, page
 from tracker.models import Role
 
 EXPECTED_NAV = {
@@ -74,6 +74,22 @@ def test_each_role_sees_only_its_navigation(app, bureau, role):
     response = signed_in_client(app, bureau.user(role)).get("/", follow_redirects=True)
     assert response.status_code == 200
     assert nav_endpoints(response) == EXPECTED_NAV[role]
+
+
+def test_administration_pages_share_one_menu(admin_client):
+    """An admin's bar keeps the daily pages in view; the seven settings pages sit in one menu."""
+    response = admin_client.get("/items/")
+    html = page(response)
+    menu = html.select_one("nav [data-nav-group=admin]")
+    assert menu.select_one(".dropdown-toggle").get_text(strip=True) == "管理"
+    assert [a["data-nav"] for a in menu.select(".dropdown-menu [data-nav]")] == [
+        endpoint for endpoint in EXPECTED_NAV[Role.ADMIN] if endpoint.startswith("admin.")
+    ]
+    top_level = html.select("nav .navbar-nav > .nav-item > .nav-link[data-nav]")
+    assert len(top_level) == 8
+    settings = admin_client.get("/admin/outbox")
+    toggle = page(settings).select_one("nav [data-nav-group=admin] .dropdown-toggle")
+    assert "active" in toggle["class"]
 
 
 def test_anonymous_sees_no_navigation(client):
