@@ -27,6 +27,17 @@ def test_chief_filters_overdue_assigns_uploads_and_submits(browser):
     expect(page.locator("h1")).to_have_text("我的清单")
     browser.shoot("checklist")
 
+    # The keyboard reaches everything, with a visible focus: the first Tab offers the skip link.
+    page.keyboard.press("Tab")
+    focused = page.evaluate(
+        "() => { const e = document.activeElement; const s = getComputedStyle(e);"
+        " return [e.textContent.trim(), e.getAttribute('href'), s.outlineStyle, s.outlineWidth]; }"
+    )
+    assert focused[:2] == ["跳到正文", "#main"] and focused[2] != "none", focused
+    page.keyboard.press("Enter")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.closest('main') !== null")
+
     # Filter to overdue items with the filter form.
     page.select_option("#status", "overdue")
     with page.expect_navigation():
