@@ -21,6 +21,20 @@ from tracker.notify import PermanentSendError, SendError
 DEFAULT_TIMEOUT_SECONDS = 10
 
 
+# Characters with a meaning in DingTalk markdown (links, images, emphasis, code, headings,
+# quotes, tables, strike-through, inline HTML such as <font>): escaped in data.
+MARKDOWN_SPECIAL = "\\`*_[]()#>|!~<"
+
+
+def markdown_text(value: object) -> str:
+    """Data (titles, names, notes) as inert markdown text on one line: it cannot add a link,
+    an image, emphasis or HTML, nor start a heading or list of its own."""
+    text = " ".join(str(value).split())  # a line break in data would start a new block
+    for char in MARKDOWN_SPECIAL:
+        text = text.replace(char, "\\" + char)
+    return text
+
+
 def sign(secret: str, timestamp_ms: int) -> str:
     """The robot signature: base64(HMAC-SHA256(secret, "ts\\nsecret")), URL-encoded."""
     string_to_sign = f"{timestamp_ms}\n{secret}".encode()

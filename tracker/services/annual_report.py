@@ -9,6 +9,7 @@ section, stored per year. The report is Chinese whatever the interface language.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -655,8 +656,17 @@ def _styles(document: Any) -> None:
     title.font.color.rgb = RGBColor(0, 0, 0)
 
 
+# Characters XML 1.0 cannot hold (python-docx refuses them): typed or pasted into names and
+# texts, they are dropped from the document rather than making it fail.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def xml_text(text: str) -> str:
+    return _NOT_XML.sub("", text)
+
+
 def _narrative(document: Any, text: str, what: str) -> None:
-    paragraphs = [p.strip() for p in text.split("\n") if p.strip()]
+    paragraphs = [p.strip() for p in xml_text(text).split("\n") if p.strip()]
     if not paragraphs:
         _placeholder_paragraph(document, f"{what}工作情况综述")
     for paragraph in paragraphs:
@@ -675,12 +685,13 @@ def _placeholder_paragraph(document: Any, text: str) -> None:
 def _figures(document: Any, figures: Iterable[Figure]) -> None:
     for figure in figures:
         paragraph = document.add_paragraph()
-        paragraph.add_run(f"{figure.label}：")
+        label = xml_text(str(figure.label))
+        paragraph.add_run(f"{label}：")
         if figure.placeholder:
-            reason = f"（{figure.reason}）" if figure.reason else ""
-            _placeholder_run(paragraph, f"{figure.label}{reason}")
+            reason = f"（{xml_text(str(figure.reason))}）" if figure.reason else ""
+            _placeholder_run(paragraph, f"{label}{reason}")
         else:
-            paragraph.add_run(f"{figure.text}。")
+            paragraph.add_run(f"{xml_text(str(figure.text))}。")
 
 
 def write_docx(report: Report, out: IO[bytes] | str) -> None:
@@ -688,7 +699,7 @@ def write_docx(report: Report, out: IO[bytes] | str) -> None:
     document = Document()
     _styles(document)
     title = document.add_paragraph(
-        f"{report.bureau}{report.year}年法治政府建设年度报告（草稿）", style="Title"
+        f"{xml_text(report.bureau)}{report.year}年法治政府建设年度报告（草稿）", style="Title"
     )
     title.alignment = WD_ALIGN_PARAGRAPH.CENTER
     title.paragraph_format.first_line_indent = Pt(0)

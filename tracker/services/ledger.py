@@ -95,6 +95,20 @@ SUMMARY_COLUMNS: tuple[tuple[str, str, str, int], ...] = (
     ("on_time_rate", "按时完成率", "On-time rate", 12),
 )
 DATE_COLUMNS = frozenset({"due_date", "submitted_on", "approved_on"})
+# Typed text (titles, names, case numbers) a spreadsheet would run as a formula when it starts
+# with one of these (formula or DDE injection: "=HYPERLINK(...)", "@SUM(...)", "+cmd|...").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# Characters XML 1.0 (and so XLSX) cannot hold; openpyxl refuses them, so they are dropped.
+_ILLEGAL_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def safe_text(value: str) -> str:
+    """Text for a CSV cell: characters XML cannot hold dropped, and a leading ' added before a
+    formula start, so that a spreadsheet shows the text instead of computing it."""
+    value = _ILLEGAL_XML.sub("", value)
+    return "'" + value if value.startswith(FORMULA_STARTS) else value
+
+
 DATE_FORMAT = "yyyy-mm-dd"
 
 
@@ -402,6 +416,17 @@ def _header(ws: Any, columns: Iterable[tuple[str, str, str, int]], locale: str) 
     ws.append(cells)
 
 
+def _text_cell(ws: Any, value: str) -> Any:
+    """A cell that is text whatever it starts with: never a formula, even once edited."""
+    value = _ILLEGAL_XML.sub("", value)
+    if not value.startswith(FORMULA_STARTS):
+        return value
+    cell = WriteOnlyCell(ws, value=value)
+    cell.data_type = "s"  # openpyxl would store "=..." as a formula
+    cell.quotePrefix = True  # Excel keeps it text when the cell is edited
+    return cell
+
+
 def _close_filter(ws: Any, width: int, rows: int) -> None:
     ws.auto_filter.ref = f"A1:{get_column_letter(width)}{rows + 1}"
 
@@ -440,6 +465,8 @@ def write_xlsx(
                 cell = WriteOnlyCell(ws, value=value)
                 cell.number_format = DATE_FORMAT
                 cells.append(cell)
+            elif isinstance(value, str):
+                cells.append(_text_cell(ws, value))
             else:
                 cells.append(value)
         ws.append(cells)
@@ -479,7 +506,11 @@ def iter_csv(rows: Iterable[LedgerRow], *, locale: str = "zh_CN") -> Iterator[by
         values = row.values(locale)
         writer.writerow(
             [
-                v.isoformat() if isinstance(v, date) else ("" if v is None else v)
+                v.isoformat()
+                if isinstance(v, date)
+                else safe_text(v)
+                if isinstance(v, str)
+                else ("" if v is None else v)
                 for v in (values[k] for k in keys)
             ]
         )

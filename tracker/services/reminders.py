@@ -50,6 +50,7 @@ from tracker.models import (
 )
 from tracker.models.checklist import OWED_STATUSES, STATUS_LABELS
 from tracker.models.reminders import POLICY_ID
+from tracker.notify.dingtalk import markdown_text
 from tracker.services import audit, holidays
 from tracker.services.calendar import WorkingCalendar
 from tracker.services.errors import ValidationFailed
@@ -711,8 +712,5 @@ def _render_unit_digest(
 
 
 def _md(value: object) -> str:
-    """Plain text made inert in DingTalk markdown (no links or emphasis from data)."""
-    text = str(value)
-    for char in "\\`*_[]()#>|":
-        text = text.replace(char, "\\" + char)
-    return text
+    """Plain text made inert in DingTalk markdown (no links, images, emphasis or HTML)."""
+    return markdown_text(value)
