@@ -12,6 +12,7 @@ import uuid
 
 import pytest
 
+from tests.factories import PASSWORD
 from tests.helpers import page
 from tracker.extensions import limiter
 
@@ -131,3 +132,18 @@ def test_limits_are_shared_through_redis(make_app):
         for key in redis.scan_iter(match=f"*{prefix}*"):
             redis.delete(key)
         redis.close()
+
+
+def test_password_changes_are_limited_like_sign_in(make_app):
+    """The current password can be guessed on the change form: it is limited the same way."""
+    from tests.hardening.test_sessions import create_side_user
+    from tests.helpers import post_form
+
+    app = limited(make_app)
+    email = create_side_user(app, f"limit-{uuid.uuid4().hex[:8]}@test.example.org")
+    client = app.test_client()
+    assert post_form(client, "/login", {"email": email, "password": PASSWORD}).status_code == 302
+    guess = {"current_password": "a-guess", "new_password": "x" * 12, "confirm": "x" * 12}
+    statuses = [post_form(client, "/account/password", guess).status_code for _ in range(4)]
+    assert statuses == [200, 200, 200, 429]
+    assert client.get("/account/password").status_code == 200  # the form itself stays readable

@@ -84,6 +84,8 @@ def logout():
 
 @bp.route("/account/password", methods=["GET", "POST"])
 @signed_in
+# The current password is asked for here too: guessing it must be as slow as at sign-in.
+@limiter.limit(lambda: current_app.config["RATELIMIT_LOGIN"], methods=["POST"])
 def password():
     form = PasswordChangeForm()
     if form.validate_on_submit():
