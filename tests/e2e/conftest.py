@@ -35,6 +35,17 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
 SCREENSHOTS = PROJECT_ROOT / "test-screenshots"
 PASSWORD = "demo-tracker-2026"
+# No background traffic: this machine's network is closed, and a test watches every request.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--lang=zh-CN",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 DESKTOP = {"width": 1366, "height": 768}
 PHONE = {"width": 390, "height": 844}
 # `make screenshots` sets this to docs/screenshots: the README's pictures of these pages are then
@@ -66,7 +77,7 @@ def playwright_browser():
         pytest.skip(f"browser tests skipped: {reason}")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--lang=zh-CN"]
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
         )
         yield browser
         browser.close()
