@@ -1,0 +1,1 @@
+"""Operations: the production topology on loopback and its load test (`make load`)."""
