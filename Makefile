@@ -64,5 +64,12 @@ bench: $(VENV)/.runtime translations
 bench-ledger: $(VENV)/.runtime translations
 	$(BIN)/python bench/ledger_export.py $(if $(BENCH_DATABASE_URL),--database-url "$(BENCH_DATABASE_URL)")
 
+## The production topology on loopback (PostgreSQL, S3, SMTP, gunicorn, one scheduler) under 50 users for 60 s.
+## LOAD_POSTGRES_URL: a server whose user may create databases (a throwaway one is used and dropped).
+.PHONY: load
+LOAD_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/postgres
+load: $(VENV)/.dev translations
+	$(BIN)/python -m ops.topology --users $(or $(USERS),50) --duration $(or $(DURATION),60) --workers $(or $(WORKERS),4) --postgres "$(LOAD_POSTGRES_URL)"
+
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
