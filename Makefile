@@ -55,10 +55,9 @@ format: $(VENV)/.dev
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-## Time the bulk commands on a throwaway SQLite database (BENCH_DATABASE_URL=postgresql+psycopg://… for PostgreSQL; it is emptied).
+## Generate 10k/100k/1M-item bureaus and measure pages, reminders, upload, export, load (bench/README.md; BENCH_DATABASE_URL=postgresql+psycopg://… for PostgreSQL, emptied; BENCH_ARGS for more options).
 bench: $(VENV)/.runtime translations
-	$(BIN)/python bench/run.py $(if $(BENCH_DATABASE_URL),--database-url "$(BENCH_DATABASE_URL)")
-	$(BIN)/python bench/ledger_export.py $(if $(BENCH_DATABASE_URL),--database-url "$(BENCH_DATABASE_URL)")
+	$(BIN)/python bench/measure.py $(if $(BENCH_DATABASE_URL),--database-url "$(BENCH_DATABASE_URL)") $(BENCH_ARGS)
 
 ## Only the 200,000-row ledger export (time and peak memory of `tracker export-ledger`).
 bench-ledger: $(VENV)/.runtime translations
