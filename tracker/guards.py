@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from functools import wraps
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -122,6 +123,52 @@ def public(view: F) -> F:
 def access_of(view: Callable[..., Any]) -> Access | None:
     """The declaration of a view function, if it has one."""
     return getattr(view, ACCESS_ATTRIBUTE, None)
+
+
+# Request values read as ids, page numbers, years or counts: beyond the INTEGER columns no row can
+# match, and the drivers refuse such numbers instead of matching nothing (SQLite overflows).
+INTEGER_FIELDS = frozenset(
+    {"page", "unit", "year", "sample", "waiting", "due_within", "assignee", "reason_template"}
+)
+
+
+def _unreadable(key: str, value: str) -> bool:
+    if "\x00" in key or "\x00" in value:
+        return True
+    if key in INTEGER_FIELDS or key.endswith(("_id", "_ids")):
+        digits = value.strip().removeprefix("-").removeprefix("+")
+        # (The length first: int() refuses strings of thousands of digits.)
+        return digits.isdecimal() and (len(digits) > 10 or int(digits) > MAX_ID)
+    return False
+
+
+def refuse_unreadable_input() -> None:
+    """400 for a web form or query value no column can hold: a NUL character (PostgreSQL can
+    neither store nor compare one), or an id, page or year beyond the INTEGER range.
+
+    Such values would otherwise reach the database as a driver error (a 500), not a refusal.
+    File names are cleaned by the upload pipeline instead, and the API answers its own 422s.
+    """
+    if request.blueprint == "api":
+        return
+    for values in (request.args, request.form):
+        for key, value in values.items(multi=True):
+            if _unreadable(key, value):
+                abort(400)
+
+
+# Dates a filter may name: outside them an instant at the local midnight (or the day after)
+# cannot be computed, and no record exists there anyway.
+FIRST_DATE, LAST_DATE = date(1900, 1, 1), date(2999, 12, 31)
+
+
+def date_arg(name: str) -> date | None:
+    """A YYYY-MM-DD query argument within FIRST_DATE..LAST_DATE, else None (filter ignored)."""
+    try:
+        day = date.fromisoformat(request.args.get(name, ""))
+    except ValueError:
+        return None
+    return day if FIRST_DATE <= day <= LAST_DATE else None
 
 
 def load_or_404(model: type, object_id: int) -> Any:

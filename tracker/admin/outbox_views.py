@@ -18,7 +18,7 @@ from tracker.admin import bp
 from tracker.admin.forms import ConfirmForm
 from tracker.clock import now
 from tracker.extensions import db
-from tracker.guards import requires
+from tracker.guards import date_arg, requires
 from tracker.models import Notification, NotificationChannel, NotificationKind, NotificationStatus
 from tracker.notify.email import mail_configured
 from tracker.permissions import Permission
@@ -51,10 +51,7 @@ KIND_LABELS = {
 
 
 def _date_arg(name: str) -> date | None:
-    try:
-        return date.fromisoformat(request.args.get(name, ""))
-    except ValueError:
-        return None
+    return date_arg(name)  # bounded: a far date has no local midnight to compare with
 
 
 def _choice(name: str, enum: type) -> str:

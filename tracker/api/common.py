@@ -3,6 +3,7 @@ query strings into field errors, and the JSON shapes of design.md §4."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from datetime import date, datetime
 from decimal import Decimal
@@ -32,6 +33,7 @@ T = TypeVar("T")
 MIN_DATE = date(1990, 1, 1)
 MAX_DATE = date(2100, 12, 31)
 MAX_ID = 2**31 - 1  # ids are INTEGER columns: a larger number would overflow the driver
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 # ---------------------------------------------------------------- loading, 404 before 403
@@ -94,7 +96,10 @@ def json_object() -> dict[str, Any]:
         return {}
     if not request.is_json:
         raise ApiError(415, "unsupported_media_type", _l("Send the body as application/json."))
-    body = request.get_json(silent=True)
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:  # nested deeper than the parser goes: not a body anyone sends
+        body = None
     if body is None:
         raise ApiError(400, "invalid_json", _l("The body is not valid JSON."))
     if not isinstance(body, dict):
@@ -143,9 +148,13 @@ def text_field(
 
 
 def clean_text(value: str | None, name: str, errors: FieldErrors) -> str | None:
-    """The text, unless it holds a NUL character (PostgreSQL cannot store one: refuse it)."""
+    """The text, unless it holds a NUL character (PostgreSQL cannot store one) or a lone
+    surrogate (JSON's "\\ud800" is no character UTF-8 can encode): refuse those."""
     if value is not None and "\x00" in value:
         errors.add(name, _l("Must not contain NUL characters."))
+        return None
+    if value is not None and _SURROGATE.search(value):
+        errors.add(name, _l("Must be valid Unicode text."))
         return None
     return value
 

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from tracker.auditlog import bp
 from tracker.clock import get_clock
 from tracker.extensions import db
-from tracker.guards import requires
+from tracker.guards import date_arg, requires
 from tracker.models import AuditEvent
 from tracker.permissions import Permission
 
@@ -19,10 +19,7 @@ DATA_PREVIEW_CHARS = 300
 
 
 def _date_arg(name: str) -> date | None:
-    try:
-        return date.fromisoformat(request.args.get(name, ""))
-    except ValueError:
-        return None
+    return date_arg(name)  # bounded: a far date has no local midnight to compare with
 
 
 def _local_midnight(day: date) -> datetime:

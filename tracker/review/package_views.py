@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from tracker.clock import now, today
 from tracker.extensions import db
-from tracker.guards import requires
+from tracker.guards import MAX_ID, requires
 from tracker.items.files import blob_storage
 from tracker.models import AuditSample, Unit
 from tracker.models.catalogue import FAMILY_LABELS
@@ -42,7 +42,7 @@ def _package_form() -> tuple[PackageForm, dict[int, Unit]]:
         )
     )
     wanted = request.args.get("sample", 0, type=int)
-    if wanted and wanted not in {s.id for s in samples}:
+    if 0 < wanted <= MAX_ID and wanted not in {s.id for s in samples}:
         older = db.session.get(AuditSample, wanted)
         if older is not None:
             samples.append(older)
