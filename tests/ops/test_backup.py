@@ -41,11 +41,53 @@ def source(tmp_path_factory):
 
 @pytest.fixture
 def empty_target(tmp_path):
+    """An empty instance (no schema at all) with local blob storage."""
     with throwaway_database(tmp_path, "dst") as url:
         yield tracker_env(url, tmp_path / "dst")
 
 
-def test_restore_into_an_empty_instance_keeps_everything(tmp_path, source, empty_target):
+@pytest.fixture
+def empty_s3_target(tmp_path):
+    """An empty instance whose evidence storage is an S3 bucket (moto's server on loopback)."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        endpoint = f"http://{host}:{port}"
+        credentials = {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_CONFIG_FILE": "/nonexistent/aws-config",
+            "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent/aws-credentials",
+        }
+        boto3.client(
+            "s3",
+            endpoint_url=endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        ).create_bucket(Bucket="restored")
+        with throwaway_database(tmp_path, "dst") as url:
+            yield tracker_env(
+                url,
+                tmp_path / "dst",
+                TRACKER_STORAGE="s3",
+                TRACKER_S3_BUCKET="restored",
+                TRACKER_S3_ENDPOINT_URL=endpoint,
+                TRACKER_S3_REGION="us-east-1",
+                **credentials,
+            )
+    finally:
+        server.stop()
+
+
+def test_restore_into_an_empty_instance_keeps_everything(tmp_path, source, empty_s3_target):
+    """From an instance with local storage into an empty one whose storage is S3."""
+    empty_target = empty_s3_target
     before = snapshot(source)
     file_hashes = {row[2] for row in before["evidence"] if row[2]}
     assert before["counts"]["evidence"] >= 12 and before["counts"]["blobs"] == len(file_hashes)
@@ -69,7 +111,7 @@ def test_restore_into_an_empty_instance_keeps_everything(tmp_path, source, empty
     assert after["audit"][: len(before["audit"])] == before["audit"]
     assert after["audit"][-1][2] == "backup.restored"
     assert after["statuses"] == before["statuses"] and after["roles"] == before["roles"]
-    verify_passes(empty_target)
+    assert "S3BlobStorage(bucket='restored'" in verify_passes(empty_target)
 
     # A second restore meets a target with data: refused unless forced.
     again = run_flask(empty_target, "tracker", "restore", "--from", str(out), check=False)
