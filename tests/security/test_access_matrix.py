@@ -320,3 +320,22 @@ def test_route_answers_every_caller_as_declared(app, db_session, clock, bureau, 
         elif want != OK and changed:
             wrong[(role, variant)] = f"refused with {response.status_code} but wrote {changed}"
     assert wrong == {}
+
+
+def test_the_matrix_posts_with_a_token_the_app_accepts(app, db_session, clock, bureau):
+    """Allowed POSTs count as allowed whatever they answer: prove the CSRF token is good, so an
+    "allowed" 400 in the matrix is the form's verdict, not a refused token."""
+    from sqlalchemy import func, select
+
+    from tracker.models import Comment
+
+    world = build_world(db_session, bureau)
+    route = next(r for r in ROUTES if r.endpoint == "items.comment")
+    for role in ("admin", "chief", "staff", "leader", "inspector"):
+        response = call(app, world, route, role, "own")
+        assert response.status_code == 303, role
+    count = db_session.scalar(select(func.count()).select_from(Comment))
+    assert count == 5
+    client = world.client(app, "chief")
+    refused = client.post(route.rule.replace("<int:item_id>", str(world.items["own"].id)))
+    assert refused.status_code == 400  # no token: refused before the view

@@ -286,3 +286,20 @@ def test_the_annual_report_holds_hostile_and_control_characters_as_text(
     text = "\n".join(p.text for p in document.paragraphs)
     assert marker("bureau") in text
     assert "<script>" in text  # as characters of the text, not markup of the file
+
+
+def test_control_characters_in_names_do_not_break_the_ledger_export(app, db_session, bureau, clock):
+    make_item(db_session, unit=bureau.section)
+    bureau.section.name = "食品\x0b安全\x01科"  # pasted from a word processor
+    bureau.user(Role.STAFF).name = "经办\x08人"
+    db_session.commit()
+    admin = signed_in_client(app, bureau.user(Role.ADMIN))
+    response, _streamed, body = get_streamed(admin, "/reports/ledger.xlsx?year=2026")
+    assert response.status_code == 200
+    cells = [
+        cell.value
+        for sheet in load_workbook(io.BytesIO(body)).worksheets
+        for row in sheet.iter_rows()
+        for cell in row
+    ]
+    assert "食品安全科" in cells

@@ -214,3 +214,18 @@ def _streamed(client, url: str) -> str:
     response, _streamed_flag, body = get_streamed(client, url)
     assert response.status_code == 200, url
     return body.decode("utf-8-sig")
+
+
+def test_a_calendar_feed_needs_its_exact_live_token(app, db_session, bureau):
+    from tracker.reports.feed import create_feed, revoke_feeds
+
+    chief = bureau.user(Role.CHIEF)
+    token = create_feed(db_session, actor=chief, now=T0)
+    db_session.commit()
+    client = app.test_client()
+    assert client.get(f"/reports/feed/{token}.ics").status_code == 200
+    for guess in (token[:-1] + ("A" if token[-1] != "A" else "B"), "x", "0" * 300, "%00"):
+        assert client.get(f"/reports/feed/{guess}.ics").status_code == 404
+    revoke_feeds(db_session, actor=chief, now=T0)
+    db_session.commit()
+    assert client.get(f"/reports/feed/{token}.ics").status_code == 404
