@@ -13,6 +13,7 @@ rolled-back per-test transaction are not touched.
 from __future__ import annotations
 
 import errno
+import hashlib
 import io
 import os
 import sqlite3
@@ -36,7 +37,7 @@ from tracker.extensions import db
 from tracker.models import AuditEvent, Blob, ChecklistItem, Evidence, ItemStatus, Role
 from tracker.models.review import Submission
 from tracker.services import api_tokens, evidence
-from tracker.storage import LocalBlobStorage, storage_from_config
+from tracker.storage import LocalBlobStorage, StorageFull, storage_from_config
 
 FORM_PAGE = "/account/password"  # any signed-in page carries the CSRF token
 
@@ -331,3 +332,21 @@ def test_full_disk_in_english_and_on_the_api(
     assert "Storage full" in text and "nothing was recorded" in text
     nothing_left(db_session, blobs, audit_before)
     verify_ok(app)
+
+
+def test_full_disk_when_the_blob_is_made_durable_leaves_no_file(tmp_path, monkeypatch):
+    """ENOSPC can also come late, when the written bytes are flushed to disk at commit."""
+    storage = LocalBlobStorage(tmp_path / "blobs")
+    storage.begin().abort()  # the temporary folder exists already
+
+    def no_space(_fd) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr("tracker.storage.local.os.fsync", no_space)
+    data = b"evidence bytes " * 1000
+    with pytest.raises(StorageFull), storage.begin() as pending:
+        pending.write(data)
+        pending.commit(hashlib.sha256(data).hexdigest())
+    assert pending.closed
+    assert storage.temp_files() == []
+    assert list(storage.iter_hashes()) == []
