@@ -255,8 +255,10 @@ def test_the_ledger_neutralises_formulas_in_xlsx_and_csv(app, db_session, bureau
     ("value", "expected"),
     [
         ("=1+2", "'=1+2"),
+        ("-2", "-2"),  # a plain number is read as the number
+        ("-2.5", "-2.5"),
+        ("-1+2", "'-1+2"),
         ("+86 571", "'+86 571"),
-        ("-2", "'-2"),
         ("@SUM(A1)", "'@SUM(A1)"),
         ("\t=1", "'\t=1"),
         ("正常文字", "正常文字"),
@@ -303,3 +305,36 @@ def test_control_characters_in_names_do_not_break_the_ledger_export(app, db_sess
         for cell in row
     ]
     assert "食品安全科" in cells
+
+
+def _csv_cells(text: str) -> list[str]:
+    import csv
+
+    return [cell for row in csv.reader(io.StringIO(text)) for cell in row]
+
+
+def test_scores_and_package_manifests_neutralise_formulas(app, db_session, bureau, clock):
+    import zipfile
+
+    bureau.section.name = '=HYPERLINK("http://e.x","科")'
+    item = make_item(db_session, unit=bureau.section)
+    add_pdf(db_session, item, bureau.user(Role.CHIEF), name="=1+2.pdf")
+    submissions.submit(db_session, actor=bureau.user(Role.CHIEF), item=item, note=None, now=T0)
+    db_session.commit()
+    admin = signed_in_client(app, bureau.user(Role.ADMIN))
+    response, _streamed, body = get_streamed(admin, "/dashboard/scores.csv?year=2026")
+    assert response.status_code == 200
+    cells = _csv_cells(body.decode("utf-8-sig"))
+    assert "'" + bureau.section.name in cells
+    assert not any(c.startswith(("=", "@")) for c in cells)
+    inspector = signed_in_client(app, bureau.user(Role.INSPECTOR))
+    response, _streamed, body = get_streamed(
+        inspector, f"/review/package.zip?unit={bureau.section.id}"
+    )
+    assert response.status_code == 200
+    with zipfile.ZipFile(io.BytesIO(body)) as archive:
+        manifest = archive.read("manifest.csv").decode("utf-8-sig")
+        cells = _csv_cells(manifest)
+        assert "'=1+2.pdf" in cells  # (units appear by code in the manifest)
+        assert not any(c.startswith(("=", "@", "+")) for c in cells)
+        assert all(not n.startswith(("/", "..")) and ".." not in n for n in archive.namelist())

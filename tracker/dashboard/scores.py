@@ -31,6 +31,7 @@ from tracker.permissions import Permission
 from tracker.services import audit, scoring
 from tracker.services.errors import ValidationFailed
 from tracker.services.holidays import load_calendar
+from tracker.services.ledger import safe_text
 
 MIN_YEAR, MAX_YEAR = 2000, 2100
 
@@ -139,7 +140,8 @@ def _csv(header: list[str], lines: list[list[object]]) -> Iterator[str]:
     for line in lines:
         buffer.seek(0)
         buffer.truncate()
-        writer.writerow(line)
+        # Unit names are typed text: never a formula in the reader's spreadsheet.
+        writer.writerow([safe_text(v) if isinstance(v, str) else v for v in line])
         yield buffer.getvalue()
 
 

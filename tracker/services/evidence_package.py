@@ -34,6 +34,7 @@ from tracker.models import (
     Submission,
     User,
 )
+from tracker.services.ledger import safe_text
 from tracker.storage.base import BlobStorage
 
 BATCH = 200
@@ -166,7 +167,11 @@ def iter_package(session: Session, storage: BlobStorage, selection: Selection) -
                             while chunk := source.read(COPY_CHUNK):
                                 target.write(chunk)
                                 yield sink.take()
-                    writer.writerow(row)
+                    # Typed text (titles, names, file names) never runs as a formula in the
+                    # CSV; the JSON manifest keeps it exactly as recorded.
+                    writer.writerow(
+                        {k: safe_text(v) if isinstance(v, str) else v for k, v in row.items()}
+                    )
                     manifest_json.write(("" if first_row else ",") + "\n")
                     manifest_json.write(json.dumps(row, ensure_ascii=False))
                     first_row = False

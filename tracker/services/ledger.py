@@ -102,11 +102,17 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _ILLEGAL_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
+_PLAIN_NUMBER = re.compile(r"[+-]?\d+(\.\d+)?")
+
+
 def safe_text(value: str) -> str:
     """Text for a CSV cell: characters XML cannot hold dropped, and a leading ' added before a
-    formula start, so that a spreadsheet shows the text instead of computing it."""
+    formula start, so that a spreadsheet shows the text instead of computing it (a plain
+    signed number such as -2.5 is left alone: it is read as the number it is)."""
     value = _ILLEGAL_XML.sub("", value)
-    return "'" + value if value.startswith(FORMULA_STARTS) else value
+    if value.startswith(FORMULA_STARTS) and not _PLAIN_NUMBER.fullmatch(value):
+        return "'" + value
+    return value
 
 
 DATE_FORMAT = "yyyy-mm-dd"
