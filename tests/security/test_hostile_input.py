@@ -380,3 +380,23 @@ def test_list_filters_with_odd_values_are_never_a_server_error(app, bureau, role
         if status >= 500:
             failures.append((target, status))
     assert failures == []
+
+
+def test_path_arguments_with_traversal_or_nul_are_404(app, admin_client):
+    for url in (
+        "/api/v1/docs/assets/%00",
+        "/api/v1/docs/assets/..%2f..%2fconfig.py",
+        "/api/v1/docs/assets/a%00b.css",
+        "/static/%00",
+        "/static/..%2f__init__.py",
+        "/bootstrap/static/..%2f..%2f__init__.py",
+        "/reports/feed/%00.ics",
+        "/reports/feed/..%2f..%2fadmin.ics",
+    ):
+        assert admin_client.get(url).status_code == 404, url
+    token = csrf_token(admin_client, "/admin/calendar")
+    for day in ("%00", "2026-01-01%00", "99999-01-01", "0001-01-01", "x%2f.."):
+        response = admin_client.post(
+            f"/admin/calendar/days/{day}/remove", data={"csrf_token": token}
+        )
+        assert response.status_code == 404, day
