@@ -400,3 +400,23 @@ def test_path_arguments_with_traversal_or_nul_are_404(app, admin_client):
             f"/admin/calendar/days/{day}/remove", data={"csrf_token": token}
         )
         assert response.status_code == 404, day
+
+
+@pytest.mark.parametrize("deadline", ["0000-01-01", "{type: working_days, days: 0000-01-01}"])
+def test_a_catalogue_rule_python_cannot_read_is_a_field_error(admin_client, db_session, deadline):
+    from tests.factories import make_requirement
+    from tests.security.test_form_fuzz import _forms
+
+    requirement = make_requirement(db_session, cadence="annual", owners=["SEC"])
+    db_session.commit()
+    url = f"/admin/requirements/{requirement.id}"
+    (form,) = [
+        f
+        for f in _forms(admin_client.get(url).get_data(as_text=True), url)
+        if f["action"] == url and f["method"] == "POST"
+    ]
+    before = audit_count(db_session)
+    response = admin_client.post(url, data={**form["fields"], "deadline": deadline})
+    assert response.status_code == 200
+    assert page(response).select(".invalid-feedback, .text-danger, .alert-danger")
+    assert audit_count(db_session) == before

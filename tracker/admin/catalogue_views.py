@@ -90,6 +90,9 @@ def requirements():
     )
 
 
+TARGET_LIMIT = Decimal("1e10")  # the column is Numeric(14, 4): larger targets cannot be stored
+
+
 def _form_values(form: RequirementForm, requirement: Requirement) -> dict[str, Any]:
     """The form as catalogue-entry values; ValueError(field, message) when one cannot be read."""
     # A field missing from the request (a hand-made post) reads as empty, not as a crash.
@@ -101,7 +104,8 @@ def _form_values(form: RequirementForm, requirement: Requirement) -> dict[str, A
     values["owners"] = [o for o in values["owners"] if o]
     try:
         rule = yaml.safe_load(form.deadline.data or "")
-    except yaml.YAMLError:
+    except (yaml.YAMLError, ValueError, OverflowError, RecursionError):
+        # Not YAML, or a scalar YAML reads but Python cannot hold (e.g. the date 0000-01-01).
         rule = None
     if not isinstance(rule, dict):
         raise ValueError(
@@ -110,13 +114,15 @@ def _form_values(form: RequirementForm, requirement: Requirement) -> dict[str, A
     values["deadline"] = rule
     if requirement.kind == RequirementKind.COUNT:
         count = (form.target_count.data or "").strip()
-        if not count.isdigit():
+        if not count.isdecimal() or len(count) > 9:
             raise ValueError("target_count", _("Enter a whole number."))
         values["target_count"] = int(count)
     if requirement.kind == RequirementKind.INDICATOR:
         try:
             value = Decimal((form.target_value.data or "").strip())
         except InvalidOperation:
+            raise ValueError("target_value", _("Enter a number.")) from None
+        if not value.is_finite() or abs(value) >= TARGET_LIMIT:
             raise ValueError("target_value", _("Enter a number.")) from None
         values["target_value"] = int(value) if value == value.to_integral() else float(value)
     return values
