@@ -14,7 +14,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from tracker.extensions import db
-from tracker.storage.base import StorageFull
+from tracker.storage.base import StorageFull, is_out_of_space
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +141,15 @@ def database_unavailable(error: Exception) -> Response:
     return response
 
 
-def storage_full(error: StorageFull) -> Response:
+def out_of_space(error: OSError) -> Response:
+    """ENOSPC outside the storage (the request body spooled to a temporary file): as a full
+    storage. Every other OSError stays an unexpected error (500)."""
+    if not is_out_of_space(error):
+        raise error
+    return storage_full(error)
+
+
+def storage_full(error: OSError) -> Response:
     """507 when an upload meets a full disk: the storage removed the partial file, and the
     request's transaction (no evidence row, no audit event) is rolled back."""
     log.error("evidence storage full during %s %s: %s", request.method, request.path, error)
@@ -157,6 +165,7 @@ def register_error_handlers(app: Flask) -> None:
     for error_class in DATABASE_ERRORS:
         app.register_error_handler(error_class, database_unavailable)
     app.register_error_handler(StorageFull, storage_full)
+    app.register_error_handler(OSError, out_of_space)
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):

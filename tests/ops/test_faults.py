@@ -350,3 +350,39 @@ def test_full_disk_when_the_blob_is_made_durable_leaves_no_file(tmp_path, monkey
     assert pending.closed
     assert storage.temp_files() == []
     assert list(storage.iter_hashes()) == []
+
+
+def test_full_disk_while_the_request_body_is_spooled_is_507(
+    app, chief_client, client, db_session, bureau, clock, blobs, monkeypatch
+):
+    """Werkzeug spools large uploads to a temporary file first: ENOSPC there is a full disk too."""
+    item = make_item(db_session, unit=bureau.section)
+    _token, secret = api_tokens.create(
+        db_session, actor=None, user=bureau.user(Role.CHIEF), name="t", now=T0
+    )
+    db_session.commit()
+    audit_before = db_session.scalar(select(func.count()).select_from(AuditEvent))
+    token = csrf_token(chief_client, FORM_PAGE)
+
+    class FullSpool(io.RawIOBase):
+        def writable(self) -> bool:
+            return True
+
+        def write(self, _data) -> int:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr("flask.Request._get_file_stream", lambda *args, **kwargs: FullSpool())
+    response = chief_client.post(
+        f"/items/{item.id}/evidence",
+        **multipart(token, [(pdf_bytes(), "a.pdf")]),
+    )
+    assert response.status_code == 507, response.get_data(as_text=True)[:500]
+    assert "507" in page(response).h1.get_text()
+    response = client.post(
+        f"/api/v1/items/{item.id}/evidence",
+        data={"file": (io.BytesIO(pdf_bytes()), "a.pdf")},
+        headers={"Authorization": f"Bearer {secret}"},
+    )
+    assert response.status_code == 507, response.get_data(as_text=True)[:500]
+    assert response.get_json()["error"]["code"] == "storage_full"
+    nothing_left(db_session, blobs, audit_before)

@@ -27,7 +27,7 @@ from tracker.services.errors import (
     ValidationFailed,
 )
 from tracker.services.filetypes import FileRefused, FileTooLarge, human_size
-from tracker.storage.base import StorageFull
+from tracker.storage.base import StorageFull, is_out_of_space
 
 log = logging.getLogger(__name__)
 
@@ -179,12 +179,15 @@ def _database_unavailable(error: Exception) -> Response:
     return database_unavailable(error)
 
 
-@bp.errorhandler(StorageFull)
-def _storage_full(error: StorageFull) -> Response:
-    # A full disk during an upload: 507 storage_full, nothing kept (tracker/errors.py).
+@bp.errorhandler(OSError)
+def _storage_full(error: OSError) -> Response:
+    # A full disk during an upload (the evidence storage, or the spool of the request body):
+    # 507 storage_full, nothing kept (tracker/errors.py). Any other OSError is unexpected.
     from tracker.errors import storage_full
 
-    return storage_full(error)
+    if isinstance(error, StorageFull) or is_out_of_space(error):
+        return storage_full(error)
+    return _unexpected(error)
 
 
 @bp.errorhandler(Exception)
