@@ -218,6 +218,8 @@ def test_database_down_before_the_user_is_even_loaded(isolated):
     fault.everything = False
     assert chief.get("/items/").status_code == 200  # back as soon as the database is
     assert committed_state(app, item_id)["status"] == ItemStatus.OPEN
+    with app.app_context():
+        verify_ok(app)
 
 
 # ---------------------------------------------------------------- a full disk
@@ -386,3 +388,4 @@ def test_full_disk_while_the_request_body_is_spooled_is_507(
     assert response.status_code == 507, response.get_data(as_text=True)[:500]
     assert response.get_json()["error"]["code"] == "storage_full"
     nothing_left(db_session, blobs, audit_before)
+    verify_ok(app)
