@@ -5,13 +5,15 @@ huge numbers, unknown members; random multipart parts. Every answer is JSON and 
 from __future__ import annotations
 
 import io
+import os
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.security.world import build_world
 
-EXAMPLES = 40
+# Modest by default (the suite runs in minutes); TRACKER_FUZZ_EXAMPLES=200 for a longer hunt.
+EXAMPLES = int(os.environ.get("TRACKER_FUZZ_EXAMPLES", "40"))
 text = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=30)
 scalars = st.one_of(
     st.none(),

@@ -420,3 +420,20 @@ def test_a_catalogue_rule_python_cannot_read_is_a_field_error(admin_client, db_s
     assert response.status_code == 200
     assert page(response).select(".invalid-feedback, .text-danger, .alert-danger")
     assert audit_count(db_session) == before
+
+
+@pytest.mark.parametrize("value", ["1e30", "-1e30", "9" * 40, "1e-30"])
+def test_score_weights_out_of_any_range_are_field_errors(admin_client, db_session, value):
+    from tests.security.test_form_fuzz import _forms
+
+    url = "/dashboard/scores/weights"
+    (form,) = [
+        f
+        for f in _forms(admin_client.get(url).get_data(as_text=True), url)
+        if f["method"] == "POST"
+    ]
+    before = audit_count(db_session)
+    response = admin_client.post(url, data={**form["fields"], "base": value})
+    assert response.status_code in (200, 400)
+    assert page(response).select(".invalid-feedback, .text-danger, .alert-danger")
+    assert audit_count(db_session) == before

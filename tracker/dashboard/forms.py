@@ -25,6 +25,9 @@ class WeightField(DecimalField):
         if value is None or not value.is_finite():
             self.data = None
             raise ValueError(_l("Enter a number, e.g. 2 or 0.5."))
+        if abs(value) > MAX_WEIGHT:
+            self.data = value  # the range check says what is allowed (quantize cannot: 1e30)
+            return
         if value != value.quantize(Decimal("0.01")):
             self.data = None
             raise ValueError(_l("Use at most two decimal places."))
