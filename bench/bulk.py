@@ -91,9 +91,14 @@ class BulkWriter:
             return
         with self.conn.cursor() as cursor:
             for table in sorted(self.tables):
-                sequence = cursor.execute(
-                    "SELECT pg_get_serial_sequence(%s, 'id')", (table,)
-                ).fetchone()[0]
+                row = cursor.execute(
+                    "SELECT pg_get_serial_sequence(table_name, column_name) "
+                    "FROM information_schema.columns "
+                    "WHERE table_schema = current_schema() AND table_name = %s "
+                    "AND column_name = 'id'",
+                    (table,),
+                ).fetchone()
+                sequence = row[0] if row else None
                 if sequence:
                     cursor.execute(
                         f"SELECT setval(%s, (SELECT coalesce(max(id), 1) FROM {table}))",

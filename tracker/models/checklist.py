@@ -71,6 +71,16 @@ class ChecklistItem(Base):
         Index("ix_checklist_item_unit_status_due", "unit_id", "status", "due_date"),
         Index("ix_checklist_item_status_due", "status", "due_date"),
         Index("ix_checklist_item_provisional_status", "due_provisional", "status"),
+        # Covers the list's counts and page ids for a unit subtree and a year (migration 0010).
+        Index(
+            "ix_checklist_item_unit_scope",
+            "unit_id",
+            "period",
+            "case_id",
+            "status",
+            "due_date",
+            "requirement_id",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -22,6 +22,7 @@ from tracker.models import (
     User,
 )
 from tracker.permissions import Permission, has_permission
+from tracker.services.ledger import last_submitted_at
 
 
 @dataclass(frozen=True)
@@ -32,21 +33,13 @@ class QueueFilters:
     submitted_before: datetime | None = None
 
 
-def last_submitted():
-    """Subquery: each item's latest submission time."""
-    return (
-        select(Submission.item_id, func.max(Submission.submitted_at).label("submitted_at"))
-        .group_by(Submission.item_id)
-        .subquery()
-    )
-
-
 def queue_statement(user: User, filters: QueueFilters = QueueFilters()) -> Select[Any]:
     """SELECT of the waiting items in queue order (unit, requirement and case loaded with them)."""
-    latest = last_submitted()
+    # Correlated per waiting item (an index lookup each): a grouped subquery over submissions
+    # made the database walk every submission ever made, a cost growing with the history.
+    submitted_at = last_submitted_at()
     stmt = (
         select(ChecklistItem)
-        .join(latest, latest.c.item_id == ChecklistItem.id)
         .join(ChecklistItem.requirement)
         .options(
             contains_eager(ChecklistItem.requirement),
@@ -68,8 +61,8 @@ def queue_statement(user: User, filters: QueueFilters = QueueFilters()) -> Selec
     if filters.period:
         stmt = stmt.where(ChecklistItem.period.startswith(filters.period, autoescape=True))
     if filters.submitted_before is not None:
-        stmt = stmt.where(latest.c.submitted_at < filters.submitted_before)
-    return stmt.order_by(latest.c.submitted_at, ChecklistItem.id)
+        stmt = stmt.where(submitted_at < filters.submitted_before)
+    return stmt.order_by(submitted_at, ChecklistItem.id)
 
 
 def submitted_times(session: Session, item_ids: list[int]) -> dict[int, datetime]:

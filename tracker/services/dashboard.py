@@ -21,12 +21,12 @@ from tracker.models import ChecklistItem, ItemStatus, Requirement, User
 from tracker.models.catalogue import Family
 from tracker.models.checklist import OWED_STATUSES
 from tracker.permissions import Permission, has_permission
-from tracker.review.queue import last_submitted, queue_statement
+from tracker.review.queue import queue_statement
 from tracker.services import figures, item_filters
 from tracker.services.calendar import WorkingCalendar
 from tracker.services.figures import FigureRow
 from tracker.services.item_filters import ItemFilters
-from tracker.services.ledger import on_time_condition, on_time_rate
+from tracker.services.ledger import last_submitted_at, on_time_condition, on_time_rate
 from tracker.services.periods import Period
 
 __all__ = [
@@ -248,11 +248,10 @@ def review_backlog(
         queue_statement(viewer)
         .order_by(None)
         .options()
-        .with_only_columns(ChecklistItem.id)
+        .with_only_columns(ChecklistItem.id, last_submitted_at().label("submitted_at"))
         .subquery()
     )
-    latest = last_submitted()
-    at = latest.c.submitted_at
+    at = waiting.c.submitted_at
     row = session.execute(
         select(
             func.count(waiting.c.id),
@@ -260,9 +259,7 @@ def review_backlog(
             func.count(when((at >= starts[0], 1))),
             func.count(when(((at < starts[0]) & (at >= starts[1]), 1))),
             func.count(when((at < starts[1], 1))),
-        )
-        .select_from(waiting)
-        .join(latest, latest.c.item_id == waiting.c.id)
+        ).select_from(waiting)
     ).one()
     count, oldest, recent, middle, old = row
     oldest_age = None

@@ -331,8 +331,11 @@ def _waiting_submissions(
     session: Session, *, before: datetime
 ) -> list[tuple[ChecklistItem, datetime]]:
     """Submitted items whose latest submission is older than `before`."""
+    # Only submitted items' submissions: grouping the whole history would grow with every year.
     latest = (
         select(Submission.item_id, func.max(Submission.submitted_at).label("submitted_at"))
+        .join(ChecklistItem, ChecklistItem.id == Submission.item_id)
+        .where(ChecklistItem.status == ItemStatus.SUBMITTED)
         .group_by(Submission.item_id)
         .subquery()
     )
