@@ -1,5 +1,7 @@
-"""What the API's routes share: loading visible objects (404 before 403), reading bodies and
-query strings into field errors, and the JSON shapes of design.md §4."""
+"""What the API's routes share: reading bodies and query strings into field errors, and the
+JSON shapes of design.md §4. (Objects named in a URL are loaded by the route's declaration,
+`tracker.guards.requires`: a missing object and one outside the token user's units are the same
+404, before any 403.)"""
 
 from __future__ import annotations
 
@@ -7,14 +9,12 @@ import re
 from collections.abc import Iterable
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any
 
 from flask import request
 from flask_babel import lazy_gettext as _l
 
-from tracker.api.auth import api_user
 from tracker.api.errors import ApiError
-from tracker.extensions import db
 from tracker.i18n import current_locale
 from tracker.models import (
     Case,
@@ -25,50 +25,12 @@ from tracker.models import (
     Unit,
     User,
 )
-from tracker.permissions import Permission, can_see_unit, has_permission
-
-T = TypeVar("T")
 
 # Dates outside this span are typing mistakes; the calendar and deadline rules only know these.
 MIN_DATE = date(1990, 1, 1)
 MAX_DATE = date(2100, 12, 31)
 MAX_ID = 2**31 - 1  # ids are INTEGER columns: a larger number would overflow the driver
 _SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-# ---------------------------------------------------------------- loading, 404 before 403
-
-
-def get_by_id(model: type[T], object_id: int) -> T | None:
-    """The object with this id; None for ids no row can have (beyond the INTEGER columns)."""
-    if not 0 < object_id <= MAX_ID:
-        return None
-    return db.session.get(model, object_id)
-
-
-def visible_or_404(model: type[T], object_id: int, unit_of: Any) -> T:
-    """The object if it exists and the token's user may see its unit; otherwise 404.
-
-    An object of another unit is as absent as a missing one, whatever the id.
-    """
-    obj = get_by_id(model, object_id)
-    if obj is None or not can_see_unit(api_user(), unit_of(obj)):
-        raise ApiError(404)
-    return obj
-
-
-def visible_item(item_id: int) -> ChecklistItem:
-    return visible_or_404(ChecklistItem, item_id, lambda item: item.unit)
-
-
-def require(allowed: bool, message: object = None) -> None:
-    """403 unless the permission check passed."""
-    if not allowed:
-        raise ApiError(403, "forbidden", message)
-
-
-def require_permission(permission: Permission) -> None:
-    require(has_permission(api_user(), permission))
 
 
 # ---------------------------------------------------------------- reading input
