@@ -7,6 +7,8 @@ import zlib
 
 from playwright.sync_api import expect
 
+from tracker.services.demo_progress import demo_pdf
+
 
 def png_bytes(width: int = 8, height: int = 8) -> bytes:
     """A small valid PNG (solid red)."""
@@ -22,30 +24,8 @@ def png_bytes(width: int = 8, height: int = 8) -> bytes:
 
 
 def pdf_bytes(text: str = "e2e evidence") -> bytes:
-    """A one-page PDF with a correct cross-reference table."""
-    stream = f"BT /F1 18 Tf 40 100 Td ({text}) Tj ET".encode()
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 300 200] /Contents 4 0 R "
-        b"/Resources << /Font << /F1 5 0 R >> >> >>",
-        b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-    ]
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    for offset in offsets:
-        out += b"%010d 00000 n \n" % offset
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
-        len(objects) + 1,
-        xref,
-    )
-    return bytes(out)
+    """A one-page PDF with a correct cross-reference table (the demo data's own maker)."""
+    return demo_pdf(text)
 
 
 def upload(page, files: list[dict]) -> None:
