@@ -641,3 +641,19 @@ def test_reminder_pages_are_fully_english(app, db_session, bureau, admin_client)
             text = text.replace(unit.name, "")
         leftover = text.replace("中文", "")
         assert not CJK.search(leftover), (url, CJK.findall(leftover))
+
+
+def test_long_sections_list_the_most_urgent_and_count_the_rest(
+    app, db_session, bureau, timeline, monkeypatch
+):
+    # The cap is 50 lines per section; at 0 every line is "more", which the counts must show.
+    monkeypatch.setattr(reminders, "MAX_ROWS_PER_SECTION", 0)
+    staff = bureau.user(Role.STAFF)
+    run(db_session, date(2026, 10, 12))
+    msg = message(db_session, staff, "digest", date(2026, 10, 12))
+    assert msg.item_ids == [timeline["F"].id, timeline["A"].id]  # every item stays recorded
+    html = page_of(msg.body_html)
+    assert html.select("tr[data-item-id]") == []
+    assert [p["data-more"] for p in html.select("p[data-more]")] == ["1", "1"]
+    assert all("(1)" in h.get_text() for h in html.select("h3[data-section]"))
+    assert "/items/?status=overdue" in msg.body_text

@@ -23,6 +23,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
+from functools import cached_property
 from typing import Any
 
 from flask import current_app, render_template
@@ -213,6 +214,10 @@ def update_preferences(
 OVERDUE = "overdue"
 DUE_SOON = "due_soon"
 WAITING = "waiting"
+# Lines listed per section of one message (the most urgent first); the rest are counted and
+# linked. Unbounded, a bureau's backlog made messages of thousands of lines that nobody reads
+# and a daily pass of a minute at a million items (bench/README.md).
+MAX_ROWS_PER_SECTION = 50
 
 
 @dataclass(frozen=True)
@@ -225,8 +230,11 @@ class _Line:
     assignee: User | None = None  # looked up among the loaded users (no lazy load per line)
     submitted_on: date | None = None
 
+    @cached_property
     def sort_key(self) -> tuple:
-        # Overdue first (longest overdue first), then due soon, then waiting reviews.
+        # Overdue first (longest overdue first), then due soon, then waiting reviews. Cached: a
+        # line shared by many messages (a waiting review goes to every inspector) is sorted in
+        # each of them.
         order = {OVERDUE: 0, DUE_SOON: 1, WAITING: 2}[self.section]
         return (order, self.item.due_date, self.item.id)
 
@@ -257,8 +265,12 @@ class _Outbox:
         self.drafts: dict[tuple[str, str, str], _Draft] = {}
 
     def to_user(self, user: User, kind: NotificationKind, line: _Line) -> None:
-        draft = _Draft(NotificationChannel.EMAIL, kind, f"user:{user.id}", user=user)
-        self.drafts.setdefault(draft.key, draft).add(line)
+        recipient = f"user:{user.id}"
+        key = (NotificationChannel.EMAIL.value, recipient, kind.value)
+        draft = self.drafts.get(key)
+        if draft is None:  # built once per recipient and kind, not once per line
+            draft = self.drafts[key] = _Draft(NotificationChannel.EMAIL, kind, recipient, user=user)
+        draft.add(line)
 
     def to_unit(self, unit: Unit, line: _Line) -> None:
         draft = _Draft(
@@ -456,6 +468,7 @@ def _plan_reviews(
         select(InspectorExclusion.inspector_id, InspectorExclusion.unit_id)
     ):
         excluded[inspector_id].add(unit_id)
+    reviewers = [i for i in people.inspectors if people.wants(i, "review_waiting")]
     for item, submitted_at in waiting:
         submitted_on = get_clock().local(submitted_at).date()
         line = _Line(
@@ -465,10 +478,8 @@ def _plan_reviews(
             people.by_id.get(item.assignee_id) if item.assignee_id else None,
             submitted_on,
         )
-        for inspector in people.inspectors:
-            if item.unit_id not in excluded[inspector.id] and people.wants(
-                inspector, "review_waiting"
-            ):
+        for inspector in reviewers:
+            if item.unit_id not in excluded[inspector.id]:
                 outbox.to_user(inspector, NotificationKind.REVIEW_WAITING, line)
 
 
@@ -525,7 +536,7 @@ def _notification(
     draft: _Draft, *, day: date, policy: ReminderPolicy, now: datetime
 ) -> Notification:
     """The outbox row for one draft, rendered in its recipient's language."""
-    lines = sorted(draft.lines.values(), key=_Line.sort_key)
+    lines = sorted(draft.lines.values(), key=lambda line: line.sort_key)
     locale = _locale_of(draft)
     with force_locale(locale):
         if draft.channel == NotificationChannel.DINGTALK:
@@ -595,21 +606,41 @@ def _row(line: _Line, locale: str, *, with_assignee: bool) -> dict[str, Any]:
     return row
 
 
+def _more_text(more: int) -> str:
+    return ngettext(
+        "… and %(num)d more item, listed in the tracker:",
+        "… and %(num)d more items, listed in the tracker:",
+        more,
+    )
+
+
 def _sections(lines: list[_Line], locale: str, *, with_assignee: bool) -> list[dict[str, Any]]:
+    """The lines per section, the most urgent MAX_ROWS_PER_SECTION each; the rest counted."""
     headings = {
         OVERDUE: _("Overdue"),
         DUE_SOON: _("Due soon"),
         WAITING: _("Waiting for review"),
     }
+    # Where the rest of a long section can be read in full.
+    more_paths = {OVERDUE: "/items/?status=overdue", DUE_SOON: "/items/", WAITING: "/review/"}
     sections: list[dict[str, Any]] = []
     for section in (OVERDUE, DUE_SOON, WAITING):
-        rows = [
-            _row(line, locale, with_assignee=with_assignee)
-            for line in lines
-            if line.section == section
-        ]
-        if rows:
-            sections.append({"key": section, "heading": headings[section], "rows": rows})
+        chosen = [line for line in lines if line.section == section]
+        if not chosen:
+            continue
+        shown = chosen[:MAX_ROWS_PER_SECTION]
+        more = len(chosen) - len(shown)
+        sections.append(
+            {
+                "key": section,
+                "heading": headings[section],
+                "total": len(chosen),
+                "rows": [_row(line, locale, with_assignee=with_assignee) for line in shown],
+                "more": more,
+                "more_text": _more_text(more) if more else "",
+                "more_url": f"{_base_url()}{more_paths[section]}",
+            }
+        )
     return sections
 
 
@@ -711,6 +742,8 @@ def _render_unit_digest(
                 f"  {_md(_('Due date'))}: {row['due']} · {_md(row['status'])} · "
                 f"{_md(row['note'])} · {_md(_('Assigned to'))}: {_md(row['assignee'])}"
             )
+        if section["more"]:
+            out.append(f"- {_md(section['more_text'])} {section['more_url']}")
     return subject, "\n".join(out) + "\n", None
 
 
