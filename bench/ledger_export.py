@@ -10,7 +10,6 @@ openpyxl in write-only mode: wall time and peak resident memory (the child's ru_
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import subprocess
 import sys
@@ -27,6 +26,7 @@ if str(ROOT) not in sys.path:
 
 from bench import database  # noqa: E402
 from bench.client import percentile  # noqa: E402
+from bench.peak_rss import MARK  # noqa: E402
 
 LIMIT_MB = 300
 
@@ -116,28 +116,22 @@ def fill(url: str, rows: int) -> None:
     engine.dispose()
 
 
-def measured(command: list[str], env: dict[str, str]) -> tuple[float, float, str]:
-    """Run one command in a fresh child: (seconds, that child's own peak RSS in MB, stdout)."""
+def measured(module_args: list[str], env: dict[str, str]) -> tuple[float, float, str]:
+    """Run `python -m <module> args` in a fresh child: (seconds, its peak RSS in MB, stdout)."""
+    command = [sys.executable, str(ROOT / "bench" / "peak_rss.py"), *module_args]
     started = time.perf_counter()
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        child = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=err)
-        # wait4 gives this child's rusage alone (RUSAGE_CHILDREN would keep the largest so far).
-        _, status, usage = os.wait4(child.pid, 0)
-        elapsed = time.perf_counter() - started
-        child.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
-        out.seek(0)
-        err.seek(0)
-        stdout, stderr = out.read().decode(), err.read().decode()
-    if child.returncode != 0:
-        raise RuntimeError(f"{' '.join(command)} failed:\n{stdout}\n{stderr}")
-    return elapsed, usage.ru_maxrss / 1024, stdout  # Linux reports KiB
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
+    elapsed = time.perf_counter() - started
+    if result.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} failed:\n{result.stdout}\n{result.stderr}")
+    marks = [line for line in result.stderr.splitlines() if line.startswith(MARK)]
+    return elapsed, int(marks[-1][len(MARK) :]) / 1024, result.stdout
 
 
 def export_vs_baseline(
     url: str, env: dict[str, str], *, year: int, workdir: Path, repetitions: int = 1
 ) -> dict:
     """`tracker export-ledger` for the year as XLSX against the write-only openpyxl baseline."""
-    flask_bin = str(Path(sys.executable).with_name("flask"))
     out = workdir / "ledger.xlsx"
     base_out = workdir / "ledger-baseline.xlsx"
     runs: dict[str, list[tuple[float, float]]] = {"export": [], "baseline": []}
@@ -145,7 +139,7 @@ def export_vs_baseline(
     for _ in range(repetitions):
         seconds, peak, _stdout = measured(
             [
-                flask_bin,
+                "flask",
                 "--app",
                 "wsgi",
                 "tracker",
@@ -160,8 +154,7 @@ def export_vs_baseline(
         runs["export"].append((seconds, peak))
         seconds, peak, stdout = measured(
             [
-                sys.executable,
-                str(ROOT / "bench" / "ledger_baseline.py"),
+                "bench.ledger_baseline",
                 "--database-url",
                 url,
                 "--year",
