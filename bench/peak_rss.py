@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 MARK = "bench-peak-rss-kib:"
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def peak_kib() -> int:
@@ -26,6 +27,7 @@ def peak_kib() -> int:
 def main() -> None:
     module, *args = sys.argv[1:]
     sys.argv = [module, *args]
+    sys.path[0] = str(ROOT)  # the project, not bench/, as `python -m` would have it
     try:
         runpy.run_module(module, run_name="__main__", alter_sys=True)
     finally:
