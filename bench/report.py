@@ -178,3 +178,73 @@ def print_report(results: dict) -> None:
             for t in results["targets"]
         ],
     )
+
+
+def markdown(results: dict) -> str:
+    """The run as Markdown tables, for bench/README.md."""
+    out: list[str] = []
+    scales = list(results["scales"].values())
+    names = [s["scale"] for s in scales]
+    out.append(f"| page | {' | '.join(f'{n} median / p95 ms' for n in names)} | p95 ratio |")
+    out.append("|---|" + "---:|" * (len(names) + 1))
+    rows = [("hello (floor)", [s["hello"] for s in scales])]
+    rows += [(page, [s["pages"][page] for s in scales]) for page in scales[0]["pages"]]
+    for label, timings in rows:
+        cells = [f"{t['median_ms']:.0f} / {t['p95_ms']:.0f}" for t in timings]
+        ratio = timings[-1]["p95_ms"] / timings[0]["p95_ms"]
+        out.append(f"| {label} | {' | '.join(cells)} | {ratio:.2f} |")
+    last = scales[-1]
+    floor = last["hello"]["p95_ms"]
+    out.append("")
+    out.append(
+        f"p95 ÷ floor at {last['scale']}: "
+        + ", ".join(f"{p} {t['p95_ms'] / floor:.0f}×" for p, t in last["pages"].items())
+    )
+    out.append("")
+    out.append("| figure | measured | baseline | ratio |")
+    out.append("|---|---:|---:|---:|")
+    if "reminders" in last:
+        r = last["reminders"]
+        out.append(f"| reminder pass (median / p95 s) | {r['median_s']} / {r['p95_s']} | – | – |")
+    if "upload" in last:
+        u = last["upload"]
+        out.append(
+            f"| upload {u['megabytes']} MB (MB/s) | {u['upload_mb_per_s']} | "
+            f"{u['baseline_mb_per_s']} | {u['upload_mb_per_s'] / u['baseline_mb_per_s']:.2f} |"
+        )
+        out.append(f"| upload: workers' peak RSS growth (MB) | {u['rss_growth_mb']} | – | – |")
+    if "ledger_export" in last:
+        e = last["ledger_export"]
+        ex, base = e["export"], e["baseline"]
+        out.append(
+            f"| ledger export {e['year']}, {e['rows']:,} rows (s) | {ex['median_s']} | "
+            f"{base['median_s']} | {ex['median_s'] / base['median_s']:.2f} |"
+        )
+        out.append(
+            f"| ledger export peak RSS (MB) | {ex['peak_rss_mb']} | {base['peak_rss_mb']} | "
+            f"{ex['peak_rss_mb'] / base['peak_rss_mb']:.2f} |"
+        )
+    if "throughput" in last:
+        t = last["throughput"]
+        c, h = t["checklist"], t["hello"]
+        out.append(
+            f"| throughput, {c['connections']} connections (req/s; errors) | "
+            f"{c['requests_per_second']}; {c['errors']} | {h['requests_per_second']}; "
+            f"{h['errors']} | {c['requests_per_second'] / h['requests_per_second']:.3f} |"
+        )
+    out.append("")
+    out.append("| target | value | limit | holds |")
+    out.append("|---|---:|---:|---|")
+    for t in results["targets"]:
+        out.append(
+            f"| {t['target']} | {t['value']} | {t['limit']} | {'yes' if t['holds'] else '**no**'} |"
+        )
+    return "\n".join(out)
+
+
+if __name__ == "__main__":
+    import json
+    import sys
+    from pathlib import Path
+
+    print(markdown(json.loads(Path(sys.argv[1]).read_text(encoding="utf-8"))))
