@@ -30,7 +30,7 @@ from flask import current_app, render_template
 from flask_babel import force_locale, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, contains_eager, joinedload
 
@@ -45,7 +45,6 @@ from tracker.models import (
     NotificationPreference,
     ReminderPolicy,
     Role,
-    Submission,
     Unit,
     User,
 )
@@ -55,6 +54,7 @@ from tracker.notify.dingtalk import markdown_text
 from tracker.services import audit, holidays
 from tracker.services.calendar import WorkingCalendar
 from tracker.services.errors import ValidationFailed
+from tracker.services.ledger import last_submitted_at
 
 __all__ = [
     "MAX_OFFSET",
@@ -264,13 +264,21 @@ class _Outbox:
     def __init__(self) -> None:
         self.drafts: dict[tuple[str, str, str], _Draft] = {}
 
-    def to_user(self, user: User, kind: NotificationKind, line: _Line) -> None:
+    def _user_draft(self, user: User, kind: NotificationKind) -> _Draft:
         recipient = f"user:{user.id}"
         key = (NotificationChannel.EMAIL.value, recipient, kind.value)
         draft = self.drafts.get(key)
         if draft is None:  # built once per recipient and kind, not once per line
             draft = self.drafts[key] = _Draft(NotificationChannel.EMAIL, kind, recipient, user=user)
-        draft.add(line)
+        return draft
+
+    def to_user(self, user: User, kind: NotificationKind, line: _Line) -> None:
+        self._user_draft(user, kind).add(line)
+
+    def to_user_lines(self, user: User, kind: NotificationKind, lines: dict[int, _Line]) -> None:
+        """Many lines at once (by item id); lines already in the draft are kept."""
+        draft = self._user_draft(user, kind)
+        draft.lines = {**lines, **draft.lines}
 
     def to_unit(self, unit: Unit, line: _Line) -> None:
         draft = _Draft(
@@ -343,17 +351,11 @@ def _waiting_submissions(
     session: Session, *, before: datetime
 ) -> list[tuple[ChecklistItem, datetime]]:
     """Submitted items whose latest submission is older than `before`."""
-    # Only submitted items' submissions: grouping the whole history would grow with every year.
-    latest = (
-        select(Submission.item_id, func.max(Submission.submitted_at).label("submitted_at"))
-        .join(ChecklistItem, ChecklistItem.id == Submission.item_id)
-        .where(ChecklistItem.status == ItemStatus.SUBMITTED)
-        .group_by(Submission.item_id)
-        .subquery()
-    )
+    # Correlated per submitted item (an index lookup each), not a grouped scan of every
+    # submission ever made, which grew with the history.
+    submitted_at = last_submitted_at()
     rows = session.execute(
-        select(ChecklistItem, latest.c.submitted_at)
-        .join(latest, latest.c.item_id == ChecklistItem.id)
+        select(ChecklistItem, submitted_at)
         .join(ChecklistItem.requirement)
         .join(ChecklistItem.unit)
         .options(
@@ -361,10 +363,10 @@ def _waiting_submissions(
             contains_eager(ChecklistItem.unit),
             joinedload(ChecklistItem.case),
         )
-        .where(ChecklistItem.status == ItemStatus.SUBMITTED, latest.c.submitted_at < before)
-        .order_by(latest.c.submitted_at, ChecklistItem.id)
+        .where(ChecklistItem.status == ItemStatus.SUBMITTED, submitted_at < before)
+        .order_by(submitted_at, ChecklistItem.id)
     ).all()
-    return [(item, submitted_at) for item, submitted_at in rows]
+    return [(item, at) for item, at in rows]
 
 
 def _overdue_repeat(lateness: int, every: int) -> bool:
@@ -468,19 +470,29 @@ def _plan_reviews(
         select(InspectorExclusion.inspector_id, InspectorExclusion.unit_id)
     ):
         excluded[inspector_id].add(unit_id)
-    reviewers = [i for i in people.inspectors if people.wants(i, "review_waiting")]
+    lines = []
     for item, submitted_at in waiting:
         submitted_on = get_clock().local(submitted_at).date()
-        line = _Line(
-            item,
-            WAITING,
-            calendar.working_days_between(submitted_on, day),
-            people.by_id.get(item.assignee_id) if item.assignee_id else None,
-            submitted_on,
+        lines.append(
+            _Line(
+                item,
+                WAITING,
+                calendar.working_days_between(submitted_on, day),
+                people.by_id.get(item.assignee_id) if item.assignee_id else None,
+                submitted_on,
+            )
         )
-        for inspector in reviewers:
-            if item.unit_id not in excluded[inspector.id]:
-                outbox.to_user(inspector, NotificationKind.REVIEW_WAITING, line)
+    # Inspectors with the same exclusions get the same lines: built once per exclusion set,
+    # not once per inspector and line (every inspector hears of every waiting submission).
+    by_exclusions: dict[frozenset[int], dict[int, _Line]] = {}
+    for inspector in people.inspectors:
+        if not people.wants(inspector, "review_waiting"):
+            continue
+        skip = frozenset(excluded[inspector.id])
+        if skip not in by_exclusions:
+            by_exclusions[skip] = {ln.item.id: ln for ln in lines if ln.item.unit_id not in skip}
+        if by_exclusions[skip]:
+            outbox.to_user_lines(inspector, NotificationKind.REVIEW_WAITING, by_exclusions[skip])
 
 
 # ---------------------------------------------------------------- writing
