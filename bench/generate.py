@@ -410,6 +410,8 @@ class Generator:
         assignee = people[n % len(people)][0] if people and n % 2 else None
         scope_key = f"case:{case_id}" if case_id else period
         stamp = w.instant(created)
+        uploaded = min(created + timedelta(days=3), self.now - timedelta(hours=2))
+        submitted_at = min(uploaded + timedelta(hours=4), self.now - timedelta(hours=1))
         self.item_rows.append(
             (
                 item_id,
@@ -430,6 +432,7 @@ class Generator:
                 False,
                 stamp,
                 stamp,
+                w.instant(submitted_at) if status == "approved" else None,
             )
         )
         self.counts.items += 1
@@ -439,13 +442,11 @@ class Generator:
             self.showcase_done = True
             self.showcase_item = item_id
         actor = org.actor_for(unit, n)
-        uploaded = min(created + timedelta(days=3), self.now - timedelta(hours=2))
         submitted_round = 1 if status in ("submitted", "approved", "returned") else None
         for k in range(evidence_count):
             self._evidence(item_id, actor, uploaded + timedelta(minutes=k), submitted_round, n + k)
         if submitted_round is None:
             return
-        submitted_at = min(uploaded + timedelta(hours=4), self.now - timedelta(hours=1))
         submission_id = self.next_submission_id
         self.next_submission_id += 1
         self.submission_rows.append(
@@ -592,6 +593,7 @@ class Generator:
                 "created_overdue",
                 "created_at",
                 "updated_at",
+                "approved_round_submitted_at",
             ),
             self.item_rows,
         )

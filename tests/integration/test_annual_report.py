@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from datetime import UTC, date, datetime, timedelta
+from datetime import date
 from decimal import Decimal
 
 import pytest
@@ -15,14 +15,13 @@ from sqlalchemy import select
 from tests.conftest import signed_in_client
 from tests.factories import make_item, make_requirement
 from tests.helpers import flashes, page, post_form
+from tests.integration.test_ledger_export import approve
 from tracker.models import (
     AuditEvent,
     Case,
     ChecklistItem,
     ItemStatus,
     ReportNarrative,
-    Review,
-    ReviewDecision,
     Submission,
 )
 from tracker.models.catalogue import Family
@@ -30,26 +29,6 @@ from tracker.services import annual_report
 
 TODAY = date(2026, 11, 2)
 DOCX = "/reports/annual-report.docx?year=2026"
-
-
-def approve(session, item, *, submitted: date, by, reviewer, value=None) -> None:
-    at = datetime(submitted.year, submitted.month, submitted.day, 4, 0, tzinfo=UTC)
-    submission = Submission(
-        item_id=item.id, round=1, submitted_by_id=by.id, submitted_at=at, value=value
-    )
-    session.add(submission)
-    session.flush()
-    session.add(
-        Review(
-            item_id=item.id,
-            submission_id=submission.id,
-            reviewer_id=reviewer.id,
-            decision=ReviewDecision.APPROVE,
-            decided_at=at + timedelta(days=1),
-        )
-    )
-    item.status = ItemStatus.APPROVED
-    session.flush()
 
 
 @pytest.fixture

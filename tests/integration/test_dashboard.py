@@ -140,6 +140,8 @@ def add_items(session, bureau, world: World, n: int) -> None:
                     item_id=item.id, round=2, submitted_by_id=staff.id, submitted_at=submitted_at
                 )
             )
+            if status == ItemStatus.APPROVED:  # as the review service keeps it
+                item.approved_round_submitted_at = submitted_at
         world.rows.append(
             Row(
                 item.id,

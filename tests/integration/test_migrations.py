@@ -60,3 +60,84 @@ def test_upgrade_downgrade_upgrade(scratch_database_url, tmp_path):
             differences = compare_metadata(context, db.metadata)
         assert differences == [], "models and migrations differ: write a migration"
         db.engine.dispose()
+
+
+def _insert(conn, table: sa.Table, **values) -> int:
+    """A row with the given values and a plain value for every other required column."""
+    plain = {
+        sa.Integer: 1,
+        sa.String: "x",
+        sa.Text: "x",
+        sa.Boolean: False,
+        sa.Date: sa.func.current_date(),
+        sa.DateTime: sa.func.current_timestamp(),
+        sa.Numeric: 0,
+        sa.JSON: {},
+    }
+    row = dict(values)
+    for column in table.columns:
+        if column.name in row or column.nullable or column.primary_key:
+            continue
+        kind = next((k for k in plain if isinstance(column.type, k)), sa.String)
+        row[column.name] = plain[kind]
+    return conn.execute(table.insert().values(row)).inserted_primary_key[0]
+
+
+def test_0011_fills_the_approved_round_time_from_the_latest_submission(
+    scratch_database_url, tmp_path
+):
+    app = create_app(
+        TestConfig(instance_path=tmp_path / "instance", database_url=scratch_database_url)
+    )
+    with app.app_context():
+        upgrade(revision="0010")
+        tables = sa.MetaData()
+        tables.reflect(db.engine)
+        early = sa.text("'2026-03-01 02:00:00'")
+        late = sa.text("'2026-03-05 02:00:00'")
+        with db.engine.begin() as conn:
+            unit = _insert(conn, tables.tables["unit"], code="U", path="/1/")
+            user = _insert(conn, tables.tables["user_account"], unit_id=unit, email="a@b.example")
+            requirement = _insert(conn, tables.tables["requirement"], code="R-1")
+            _insert(
+                conn, tables.tables["requirement_version"], requirement_id=requirement, version=1
+            )
+            items = {}
+            for status in ("approved", "open"):
+                items[status] = _insert(
+                    conn,
+                    tables.tables["checklist_item"],
+                    requirement_id=requirement,
+                    unit_id=unit,
+                    status=status,
+                    scope_key=status,
+                )
+                for number, at in enumerate((early, late), start=1):
+                    _insert(
+                        conn,
+                        tables.tables["submission"],
+                        item_id=items[status],
+                        round=number,
+                        submitted_by_id=user,
+                        submitted_at=at,
+                    )
+        upgrade()
+        with db.engine.connect() as conn:
+            filled = dict(
+                conn.execute(
+                    sa.text(
+                        "SELECT status, approved_round_submitted_at IS NOT NULL FROM checklist_item"
+                    )
+                ).all()
+            )
+            latest = conn.execute(
+                sa.text(
+                    "SELECT c.approved_round_submitted_at = max(s.submitted_at)"
+                    " FROM checklist_item c"
+                    " JOIN submission s ON s.item_id = c.id WHERE c.status = 'approved'"
+                    " GROUP BY c.id, c.approved_round_submitted_at"
+                )
+            ).scalar_one()
+        assert filled == {"approved": True, "open": False}
+        assert latest in (True, 1)
+        db.engine.dispose()

@@ -69,6 +69,8 @@ class Builder:
             submitted_at=datetime(on.year, on.month, on.day, 4, 0, tzinfo=UTC),
         )
         self.session.add(submission)
+        if item.status == ItemStatus.APPROVED:  # the latest round is the approved one
+            item.approved_round_submitted_at = submission.submitted_at
         self.session.flush()
         if decision is not None:
             self.review(item, submission, decision)

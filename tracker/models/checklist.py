@@ -102,6 +102,9 @@ class ChecklistItem(Base):
     # Made for a case recorded after the item's deadline had passed (e.g. a legal review that
     # should have preceded a decision already taken): flagged for the inspectors.
     created_overdue: Mapped[bool] = mapped_column(default=False)
+    # When the approved round was sent for review (None unless approved): "on time" compares it
+    # with the due date, which a holiday import may still move (migration 0011).
+    approved_round_submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
