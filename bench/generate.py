@@ -432,7 +432,9 @@ class Generator:
                 False,
                 stamp,
                 stamp,
-                w.instant(submitted_at) if status == "approved" else None,
+                w.instant(submitted_at)
+                if status in ("submitted", "approved", "returned")
+                else None,
             )
         )
         self.counts.items += 1
@@ -593,7 +595,7 @@ class Generator:
                 "created_overdue",
                 "created_at",
                 "updated_at",
-                "approved_round_submitted_at",
+                "last_submitted_at",
             ),
             self.item_rows,
         )

@@ -140,8 +140,7 @@ def add_items(session, bureau, world: World, n: int) -> None:
                     item_id=item.id, round=2, submitted_by_id=staff.id, submitted_at=submitted_at
                 )
             )
-            if status == ItemStatus.APPROVED:  # as the review service keeps it
-                item.approved_round_submitted_at = submitted_at
+            item.last_submitted_at = submitted_at  # as the submit service keeps it
         world.rows.append(
             Row(
                 item.id,
@@ -168,6 +167,7 @@ def add_items(session, bureau, world: World, n: int) -> None:
         at = datetime(2026, 10, 28, 0, 30, tzinfo=TZ).astimezone(UTC)
         assert at.date() == date(2026, 10, 27)
         session.add(Submission(item_id=item.id, round=1, submitted_by_id=staff.id, submitted_at=at))
+        item.last_submitted_at = at  # as the submit service keeps it
         world.rows.append(
             Row(
                 item.id,

@@ -49,7 +49,7 @@ def approve(session, item, *, submitted: date, by, reviewer, value=None) -> None
         )
     )
     item.status = ItemStatus.APPROVED
-    item.approved_round_submitted_at = at  # as the review service keeps it
+    item.last_submitted_at = at  # as the submit service keeps it
     session.flush()
 
 

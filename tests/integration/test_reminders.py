@@ -58,6 +58,7 @@ def message(db_session, recipient, kind: str, day: date) -> Notification:
 def submit(db_session, item, by, when: datetime) -> None:
     item.status = ItemStatus.SUBMITTED
     db_session.add(Submission(item_id=item.id, round=1, submitted_by_id=by.id, submitted_at=when))
+    item.last_submitted_at = when  # as the submit service keeps it
     db_session.flush()
 
 

@@ -126,6 +126,7 @@ def test_refusals(db_session, bureau, approved):
 
 def _make_submitted_round(session, item, submitter) -> None:
     session.add(Submission(item_id=item.id, round=1, submitted_by_id=submitter.id, submitted_at=T0))
+    item.last_submitted_at = T0  # as the submit service keeps it
     session.flush()
 
 

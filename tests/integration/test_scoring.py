@@ -69,8 +69,7 @@ class Builder:
             submitted_at=datetime(on.year, on.month, on.day, 4, 0, tzinfo=UTC),
         )
         self.session.add(submission)
-        if item.status == ItemStatus.APPROVED:  # the latest round is the approved one
-            item.approved_round_submitted_at = submission.submitted_at
+        item.last_submitted_at = submission.submitted_at  # as the submit service keeps it
         self.session.flush()
         if decision is not None:
             self.review(item, submission, decision)

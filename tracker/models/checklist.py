@@ -70,6 +70,7 @@ class ChecklistItem(Base):
         ),
         Index("ix_checklist_item_unit_status_due", "unit_id", "status", "due_date"),
         Index("ix_checklist_item_status_due", "status", "due_date"),
+        Index("ix_checklist_item_status_submitted", "status", "last_submitted_at"),
         Index("ix_checklist_item_provisional_status", "due_provisional", "status"),
         # Covers the list's counts and page ids for a unit subtree and a year (migration 0010).
         Index(
@@ -102,9 +103,10 @@ class ChecklistItem(Base):
     # Made for a case recorded after the item's deadline had passed (e.g. a legal review that
     # should have preceded a decision already taken): flagged for the inspectors.
     created_overdue: Mapped[bool] = mapped_column(default=False)
-    # When the approved round was sent for review (None unless approved): "on time" compares it
-    # with the due date, which a holiday import may still move (migration 0011).
-    approved_round_submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the latest round was sent for review (None before the first): the review queue's
+    # order and "on time" (an approved item's latest round is the approved one) read it
+    # instead of looking up the submissions of every item (migration 0011).
+    last_submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

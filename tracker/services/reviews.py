@@ -123,9 +123,6 @@ def decide(
     )
     session.add(review)
     item.status = status
-    item.approved_round_submitted_at = (
-        submission.submitted_at if status == ItemStatus.APPROVED else None
-    )
     session.flush()
     session.add_all(
         EvidenceRemark(review_id=review.id, evidence_id=evidence_id, remark=remark)
@@ -245,7 +242,6 @@ def reopen(
     )
     session.add(review)
     item.status = ItemStatus.RETURNED
-    item.approved_round_submitted_at = None
     session.flush()
     audit.record(
         session,

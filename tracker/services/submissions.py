@@ -149,6 +149,7 @@ def submit(
         .execution_options(synchronize_session="fetch")
     )
     item.status = ItemStatus.SUBMITTED
+    item.last_submitted_at = submission.submitted_at
     session.flush()
     audit.record(
         session,
