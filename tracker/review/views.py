@@ -13,7 +13,7 @@ from tracker.guards import requires
 from tracker.models.catalogue import FAMILY_LABELS, Family
 from tracker.permissions import Permission
 from tracker.review import bp
-from tracker.review.queue import QueueFilters, queue_statement, submitted_times
+from tracker.review.queue import QueueFilters, queue_statement
 from tracker.scoping import scoped_units, unit_choices
 from tracker.services.holidays import load_calendar
 
@@ -49,14 +49,13 @@ def queue():
         per_page=current_app.config["PER_PAGE"],
         error_out=False,
     )
-    submitted = submitted_times(db.session, [item.id for item in page.items])
     today_ = today()
     clock = get_clock()
     rows = [
         (
             item,
-            submitted[item.id],
-            calendar.working_days_between(clock.local(submitted[item.id]).date(), today_),
+            item.last_submitted_at,
+            calendar.working_days_between(clock.local(item.last_submitted_at).date(), today_),
         )
         for item in page.items
     ]
