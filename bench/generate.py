@@ -398,6 +398,7 @@ class Generator:
         unit: int,
         period: str | None,
         case_id: int | None,
+        year: int,
         due: date,
         created: datetime,
     ) -> None:
@@ -412,6 +413,7 @@ class Generator:
         stamp = w.instant(created)
         uploaded = min(created + timedelta(days=3), self.now - timedelta(hours=2))
         submitted_at = min(uploaded + timedelta(hours=4), self.now - timedelta(hours=1))
+        was_submitted = status in ("submitted", "approved", "returned")
         self.item_rows.append(
             (
                 item_id,
@@ -432,9 +434,9 @@ class Generator:
                 False,
                 stamp,
                 stamp,
-                w.instant(submitted_at)
-                if status in ("submitted", "approved", "returned")
-                else None,
+                w.instant(submitted_at) if was_submitted else None,
+                w.day(submitted_at.astimezone(BUREAU_TZ).date()) if was_submitted else None,
+                year,
             )
         )
         self.counts.items += 1
@@ -596,6 +598,8 @@ class Generator:
                 "created_at",
                 "updated_at",
                 "last_submitted_at",
+                "last_submitted_on",
+                "year",
             ),
             self.item_rows,
         )
@@ -755,6 +759,7 @@ class Generator:
                 unit=unit,
                 period=period.code,
                 case_id=None,
+                year=period.start.year,
                 due=period.end + timedelta(days=15),
                 created=created.astimezone(UTC),
             )
@@ -779,6 +784,7 @@ class Generator:
                     unit=owner,
                     period=None,
                     case_id=case_id,
+                    year=decided.year,
                     due=decided + timedelta(days=7 + 7 * (k % 4)),
                     created=created + timedelta(hours=10),
                 )

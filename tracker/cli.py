@@ -407,7 +407,8 @@ def import_cases(path: Path) -> None:
 
 @tracker_cli.command("verify")
 def verify_command() -> None:
-    """Re-hash every stored evidence file and walk the audit chain; exit 1 on any mismatch."""
+    """Re-hash every stored evidence file, walk the audit chain and recount the item tally;
+    exit 1 on any mismatch."""
     _require_schema()
     storage = storage_from_config(current_app.config)
     report = verification.verify(db.session, storage)
@@ -420,6 +421,7 @@ def verify_command() -> None:
         f"Audit chain: {report.events_checked} events checked, "
         f"{len(report.chain_problems)} problems."
     )
+    click.echo(f"Item tally: {len(report.tally_problems)} problems.")
     for line in report.lines():
         click.echo(f"  {line}", err=True)
     if not report.ok:

@@ -223,3 +223,31 @@ def test_detail_has_evidence_reviews_and_history(client, db_session, bureau, ite
     actions = [h["action"] for h in body["history"]]
     assert actions[:3] == ["item.returned", "item.submitted", "evidence.added"]
     assert body["history"][0]["details"]["reason"] == "请补充盖章页"
+
+
+def test_totals_come_from_the_tally_and_match_the_items(client, db_session, bureau, clock):
+    """The total is summed from the item tally when it keeps every filter given, and counted
+    over the items otherwise; both agree with what the pages list."""
+    requirement = make_requirement(db_session, cadence="quarterly", owners=[bureau.section.code])
+    for quarter, status in enumerate(("open", "open", "approved", "submitted"), start=1):
+        make_item(
+            db_session,
+            unit=bureau.section,
+            requirement=requirement,
+            period=f"2026-Q{quarter}",
+            status=ItemStatus(status),
+        )
+    db_session.commit()
+    headers = bearer_for(db_session, bureau.users[str(Role.ADMIN)])
+    for query, expected, from_tally in (
+        ("", 4, True),
+        ("status=open", 2, True),
+        (f"unit={bureau.section.code}&family=publicity", 4, True),
+        ("status=overdue", 2, False),
+        ("period=2026-Q1", 1, False),
+    ):
+        with count_statements() as counter:
+            body = get(client, f"/api/v1/items?per_page=1&{query}", headers)
+        assert body["total"] == expected, query
+        read_tally = any("item_tally" in s for s in counter.statements)
+        assert read_tally is from_tally, query

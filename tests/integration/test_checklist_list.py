@@ -317,11 +317,29 @@ def test_status_counts_ignore_the_status_filter(chief_client, world, db_session)
     assert counts()["all"] == 6
 
 
-def test_status_counts_are_one_query(chief_client, world, db_session):
+def test_status_counts_read_the_tally_and_count_only_overdue_items(chief_client, world, db_session):
     add_item(db_session, world.section)
     db_session.commit()
     with count_statements() as counter:
-        chief_client.get("/items/")
+        chief_client.get("/items/?year=2026")
+    tally_reads = [s for s in counter.statements if "item_tally" in s]
+    item_counts = [
+        s
+        for s in counter.statements
+        if "count(" in s.lower() and "FROM checklist_item" in s and "item_tally" not in s
+    ]
+    assert len(tally_reads) == 1
+    assert len(item_counts) == 1 and "due_date <" in item_counts[0]  # the overdue ones
+
+
+def test_filters_the_tally_does_not_keep_count_the_items_in_one_query(
+    chief_client, world, db_session
+):
+    add_item(db_session, world.section, assignee=world.user(Role.CHIEF))
+    db_session.commit()
+    with count_statements() as counter:
+        chief_client.get("/items/?assignee=me")
+    assert not [s for s in counter.statements if "item_tally" in s]
     aggregates = [s for s in counter.statements if s.upper().count("CASE WHEN") >= 5]
     assert len(aggregates) == 1
 

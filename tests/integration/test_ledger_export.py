@@ -338,6 +338,7 @@ def test_export_memory_is_bounded_by_the_batch(app, db_session, bureau, clock):
                 "requirement_version": version,
                 "unit_id": bureau.section.id,
                 "period": f"2026-{(n % 12) + 1:02d}",
+                "year": 2026,
                 "scope_key": f"bulk{n}",
                 "due_date": date(2026, 1, 1) + timedelta(days=n % 360),
                 "due_provisional": False,

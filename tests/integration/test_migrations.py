@@ -120,7 +120,7 @@ def test_0011_fills_the_latest_submission_time(scratch_database_url, tmp_path):
                         submitted_by_id=user,
                         submitted_at=at,
                     )
-        upgrade()
+        upgrade(revision="0011")
         with db.engine.connect() as conn:
             filled = dict(
                 conn.execute(
@@ -138,4 +138,80 @@ def test_0011_fills_the_latest_submission_time(scratch_database_url, tmp_path):
             latest = list(latest)
         assert filled == {"approved": True, "returned": True, "open": False}
         assert latest and all(same in (True, 1) for same in latest)
+        db.engine.dispose()
+
+
+def test_0012_fills_years_local_dates_and_the_tally(scratch_database_url, tmp_path):
+    app = create_app(
+        TestConfig(instance_path=tmp_path / "instance", database_url=scratch_database_url)
+    )
+    with app.app_context():
+        upgrade(revision="0011")
+        tables = sa.MetaData()
+        tables.reflect(db.engine)
+        item = tables.tables["checklist_item"]
+        with db.engine.begin() as conn:
+            unit = _insert(conn, tables.tables["unit"], code="U", path="/1/")
+            requirement = _insert(conn, tables.tables["requirement"], code="R-1")
+            _insert(
+                conn, tables.tables["requirement_version"], requirement_id=requirement, version=1
+            )
+            case = _insert(
+                conn,
+                tables.tables["enforcement_case"],
+                unit_id=unit,
+                case_no="C-1",
+                decided_on=sa.text("'2024-06-01'"),
+            )
+            common = {"requirement_id": requirement, "unit_id": unit, "status": "approved"}
+            # Due 1 March; sent at 23:00 Beijing time that day (on time), then at 01:00 the
+            # next morning (late), both as UTC instants.
+            on_time = _insert(
+                conn,
+                item,
+                **common,
+                period="2026-Q1",
+                scope_key="a",
+                due_date=sa.text("'2026-03-01'"),
+                last_submitted_at=sa.text("'2026-03-01 15:00:00'"),
+            )
+            late = _insert(
+                conn,
+                item,
+                **common,
+                period="2026-03",
+                scope_key="b",
+                due_date=sa.text("'2026-03-01'"),
+                last_submitted_at=sa.text("'2026-03-01 17:00:00'"),
+            )
+            of_case = _insert(
+                conn,
+                item,
+                requirement_id=requirement,
+                unit_id=unit,
+                status="open",
+                case_id=case,
+                scope_key="case:1",
+                due_date=sa.text("'2024-06-20'"),
+            )
+        upgrade()
+        with db.engine.connect() as conn:
+            rows = {
+                r.id: (r.year, str(r.last_submitted_on) if r.last_submitted_on else None)
+                for r in conn.execute(
+                    sa.text("SELECT id, year, last_submitted_on FROM checklist_item")
+                )
+            }
+            tally = sorted(
+                tuple(r)
+                for r in conn.execute(
+                    sa.text("SELECT year, status, items, on_time FROM item_tally WHERE items > 0")
+                )
+            )
+        assert rows == {
+            on_time: (2026, "2026-03-01"),
+            late: (2026, "2026-03-02"),
+            of_case: (2024, None),
+        }
+        assert tally == [(2024, "open", 1, 0), (2026, "approved", 2, 1)]
         db.engine.dispose()

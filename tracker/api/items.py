@@ -35,6 +35,8 @@ from tracker.guards import requires
 from tracker.models import (
     ChecklistItem,
     Evidence,
+    ItemStatus,
+    ItemTally,
     Requirement,
     Review,
     Submission,
@@ -52,8 +54,9 @@ from tracker.permissions import (
 from tracker.scoping import unit_scope
 from tracker.services import reviews as review_service
 from tracker.services import submissions as submission_service
+from tracker.services import tally
 from tracker.services.history import item_history
-from tracker.services.item_filters import STATUS_FILTERS, period_code, status_condition
+from tracker.services.item_filters import OVERDUE, STATUS_FILTERS, period_code, status_condition
 
 MAX_PER_PAGE = 200
 DEFAULT_PER_PAGE = 50
@@ -79,13 +82,16 @@ _HISTORY_DETAILS = ("round", "reason", "comment", "body", "filename", "sha256", 
 # ---------------------------------------------------------------- the list
 
 
-def _list_conditions(errors: FieldErrors, today_: date) -> list[Any]:
-    """SQL conditions of the user's scope and every filter of the query string."""
+def _list_conditions(errors: FieldErrors, today_: date) -> tuple[list[Any], list[Any] | None]:
+    """SQL conditions of the user's scope and every filter of the query string, over the items;
+    and the same over the item tally when it keeps every filter given (else None)."""
     user = api_user()
     conditions: list[Any] = []
+    kept: list[Any] | None = []  # over ItemTally (joined with Unit and Requirement)
     scope = unit_scope(user)
     if scope is not None:
         conditions.append(scope)
+        kept.append(scope)
     code = text_arg("unit", errors).upper()
     if code:
         stmt = select(Unit.id).where(Unit.code == code)
@@ -96,12 +102,15 @@ def _list_conditions(errors: FieldErrors, today_: date) -> list[Any]:
             errors.add("unit", _l("No unit you can see has the code %(code)s.", code=code))
         else:
             conditions.append(ChecklistItem.unit_id == unit_id)
+            kept.append(ItemTally.unit_id == unit_id)
     family = choice_arg("family", FAMILIES, errors)
     if family:
         conditions.append(Requirement.family == Family(family))
+        kept.append(Requirement.family == Family(family))
     status = choice_arg("status", STATUS_FILTERS, errors)
     if status:
         conditions.append(status_condition(status, today_))
+        kept = None if status == OVERDUE else [*kept, ItemTally.status == ItemStatus(status)]
     overdue = bool_arg("overdue", errors)
     if overdue is not None:
         is_overdue = ChecklistItem.is_overdue(today_)
@@ -115,7 +124,9 @@ def _list_conditions(errors: FieldErrors, today_: date) -> list[Any]:
     period = text_arg("period", errors)
     if period:
         conditions.append(ChecklistItem.period == period_code(period))
-    return conditions
+    if overdue is not None or due_from or due_to or period:
+        kept = None  # depends on today or on columns the tally does not keep
+    return conditions, kept
 
 
 def _page_link(page: int | None, per_page: int) -> str | None:
@@ -160,7 +171,7 @@ def list_items() -> Response:
     per_page = int_arg(
         "per_page", errors, default=DEFAULT_PER_PAGE, minimum=1, maximum=MAX_PER_PAGE
     )
-    conditions = _list_conditions(errors, today_)
+    conditions, kept = _list_conditions(errors, today_)
     errors.raise_if_any()
 
     base = (
@@ -169,13 +180,16 @@ def list_items() -> Response:
         .join(ChecklistItem.requirement)
         .where(*conditions)
     )
-    total = db.session.scalar(
-        select(func.count(ChecklistItem.id))
-        .select_from(ChecklistItem)
-        .join(ChecklistItem.unit)
-        .join(ChecklistItem.requirement)
-        .where(*conditions)
-    )
+    if kept is not None:  # summed from the tally rather than counting the items
+        total = db.session.scalar(tally.tally_select(func.sum(ItemTally.items)).where(*kept))
+    else:
+        total = db.session.scalar(
+            select(func.count(ChecklistItem.id))
+            .select_from(ChecklistItem)
+            .join(ChecklistItem.unit)
+            .join(ChecklistItem.requirement)
+            .where(*conditions)
+        )
     # One query for the page, whatever its size: unit and requirement from the join,
     # case and assignee (with the assignee's unit) joined too.
     items = db.session.scalars(

@@ -8,8 +8,7 @@ from typing import Any
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import case as when
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import contains_eager, joinedload
 
 from tracker.clock import now, today
@@ -24,34 +23,14 @@ from tracker.models.catalogue import FAMILY_LABELS
 from tracker.models.checklist import OWED_STATUSES, STATUS_LABELS
 from tracker.permissions import Permission, can_assign_item, can_see_unit, has_permission
 from tracker.scoping import unit_choices, unit_scope
-from tracker.services import assignment, item_filters
+from tracker.services import assignment, item_filters, tally
 from tracker.services.assignment import ASSIGNABLE_ROLES
 from tracker.services.calendar import WorkingCalendar
 from tracker.services.errors import PermissionDenied, ValidationFailed
 from tracker.services.holidays import load_calendar
-from tracker.services.item_filters import OVERDUE, ItemFilters
+from tracker.services.item_filters import ItemFilters
 
 MAX_BULK_ITEMS = 500  # bounds the one query loading the ticked items
-
-
-# ---------------------------------------------------------------- counts
-
-
-def _status_counts(conditions: list[Any], today_: date) -> dict[str, int]:
-    """Items per status and overdue, in one aggregate query over the filtered set."""
-    columns = [
-        func.count(when((ChecklistItem.status == status, 1))).label(status.value)
-        for status in ItemStatus
-    ]
-    columns.append(func.count(when((ChecklistItem.is_overdue(today_), 1))).label(OVERDUE))
-    row = db.session.execute(
-        select(*columns)
-        .select_from(ChecklistItem)
-        .join(ChecklistItem.unit)
-        .join(ChecklistItem.requirement)
-        .where(*conditions)
-    ).one()
-    return {key: int(value or 0) for key, value in row._mapping.items()}
 
 
 # ---------------------------------------------------------------- traffic lights
@@ -124,7 +103,9 @@ def index():
         calendar=calendar,
         with_status=False,  # the counts per status are over everything else
     )
-    counts = _status_counts(conditions, today_)
+    counts = tally.list_counts(
+        db.session, filters, user=current_user, item_conditions=conditions, today=today_
+    )
 
     due_order = ChecklistItem.due_date.desc() if filters.sort == "-due" else ChecklistItem.due_date
     stmt = (
@@ -144,8 +125,13 @@ def index():
         stmt = stmt.where(item_filters.status_condition(filters.status, today_))
     page_number = request.args.get("page", 1, type=int) or 1
     page = db.paginate(
-        stmt, page=page_number, per_page=current_app.config["PER_PAGE"], error_out=False
+        stmt,
+        page=page_number,
+        per_page=current_app.config["PER_PAGE"],
+        error_out=False,
+        count=False,  # the counts above give the total without counting the items again
     )
+    page.total = tally.listed_total(counts, filters.status)
 
     soon_limit = calendar.add_working_days(
         today_, current_app.config["TRACKER_DUE_SOON_WORKING_DAYS"]

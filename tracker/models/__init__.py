@@ -14,7 +14,7 @@ from tracker.models.catalogue import (
     RequirementVersion,
     Trigger,
 )
-from tracker.models.checklist import ChecklistItem, ItemStatus
+from tracker.models.checklist import ChecklistItem, ItemStatus, ItemTally
 from tracker.models.evidence import Blob, Evidence, EvidenceKind
 from tracker.models.inspection import (
     AuditSample,
@@ -59,6 +59,7 @@ __all__ = [
     "HolidayYear",
     "InspectorExclusion",
     "ItemStatus",
+    "ItemTally",
     "JobRun",
     "JobRunStatus",
     "Notification",

@@ -17,8 +17,10 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
     and_,
+    event,
+    select,
 )
-from sqlalchemy.ext.hybrid import hybrid_method
+from sqlalchemy.ext.hybrid import hybrid_method, hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tracker.models.base import Base, UTCDateTime, str_enum, utcnow
@@ -72,14 +74,16 @@ class ChecklistItem(Base):
         Index("ix_checklist_item_status_due", "status", "due_date"),
         Index("ix_checklist_item_status_submitted", "status", "last_submitted_at"),
         Index("ix_checklist_item_provisional_status", "due_provisional", "status"),
-        # Covers the list's counts and page ids for a unit subtree and a year (migration 0010).
+        # A year's page in due order; a unit subtree's year; owed or late items of a year
+        # (migration 0012).
+        Index("ix_checklist_item_year_due", "year", "due_date"),
+        Index("ix_checklist_item_unit_year", "unit_id", "year", "status", "due_date"),
         Index(
-            "ix_checklist_item_unit_scope",
-            "unit_id",
-            "period",
-            "case_id",
+            "ix_checklist_item_status_year",
             "status",
+            "year",
             "due_date",
+            "unit_id",
             "requirement_id",
         ),
     )
@@ -107,6 +111,12 @@ class ChecklistItem(Base):
     # order and "on time" (an approved item's latest round is the approved one) read it
     # instead of looking up the submissions of every item (migration 0011).
     last_submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Its bureau-local date, kept with it (see below): "approved on time" compares it with the
+    # due date inside the row, which the item tally's triggers can do (migration 0012).
+    last_submitted_on: Mapped[date | None] = mapped_column(Date)
+    # The year the item counts in: its period's year, or its case's decision year (kept by
+    # the case service when the decision date moves). Filters and the tally use it.
+    year: Mapped[int] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -127,6 +137,20 @@ class ChecklistItem(Base):
     def _is_overdue_expression(cls, today: date) -> Any:
         return and_(cls.status.in_([s.value for s in OWED_STATUSES]), cls.due_date < today)
 
+    @hybrid_property
+    def approved_on_time(self) -> bool:
+        """Approved, and its approved (latest) round was sent by the end of the due date."""
+        return (
+            self.status == ItemStatus.APPROVED
+            and self.last_submitted_on is not None
+            and self.last_submitted_on <= self.due_date
+        )
+
+    @approved_on_time.inplace.expression
+    @classmethod
+    def _approved_on_time_expression(cls) -> Any:
+        return and_(cls.status == ItemStatus.APPROVED, cls.last_submitted_on <= cls.due_date)
+
     def due_basis(self, locale: str) -> str:
         """How the due date was computed, in the UI locale."""
         return self.due_basis_en if locale.startswith("en") else self.due_basis_zh
@@ -140,3 +164,49 @@ class ChecklistItem(Base):
 
     def __repr__(self) -> str:
         return f"<ChecklistItem {self.id} req={self.requirement_id} {self.scope_key}>"
+
+
+def item_year(period: str | None, decided_on: date | None) -> int | None:
+    """The year an item counts in: its period's, else its case's decision year."""
+    if period:
+        return int(period[:4])
+    return decided_on.year if decided_on is not None else None
+
+
+@event.listens_for(ChecklistItem.last_submitted_at, "set")
+def _keep_local_submission_date(
+    target: ChecklistItem, value: datetime | None, _old: Any, _initiator: Any
+) -> None:
+    from tracker.clock import get_clock  # the clock needs the app; models load before it
+
+    target.last_submitted_on = None if value is None else get_clock().local(value).date()
+
+
+@event.listens_for(ChecklistItem, "before_insert")
+def _fill_year(_mapper: Any, connection: Any, target: ChecklistItem) -> None:
+    """Items made one at a time (bulk inserts set the year themselves, see checklist.item_row)."""
+    if target.year is not None:
+        return
+    decided_on = None
+    if target.period is None and target.case_id is not None:
+        decided_on = connection.scalar(select(Case.decided_on).where(Case.id == target.case_id))
+    target.year = item_year(target.period, decided_on)
+
+
+class ItemTally(Base):
+    """How many items there are per (year, unit, requirement, status), and how many of them
+    were approved on time.
+
+    Written only by the database's triggers on checklist_item (migration 0012), never by the
+    application: the counts of the checklist, the API and the dashboard read it instead of
+    counting a year's items. `tracker verify` recounts it.
+    """
+
+    __tablename__ = "item_tally"
+
+    year: Mapped[int] = mapped_column(primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"), primary_key=True)
+    requirement_id: Mapped[int] = mapped_column(ForeignKey("requirement.id"), primary_key=True)
+    status: Mapped[ItemStatus] = mapped_column(str_enum(ItemStatus), primary_key=True)
+    items: Mapped[int] = mapped_column()
+    on_time: Mapped[int] = mapped_column()

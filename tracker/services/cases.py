@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from tracker.models import AppliesTo, Case, ChecklistItem, Requirement, Unit, User
@@ -186,6 +186,7 @@ class _ItemFactory:
                         requirement_version=requirement.version,
                         unit_id=owner_id,
                         case_id=case_id,
+                        decided_on=dates.get("decided_on"),
                         deadline=deadline,
                         now=self.now,
                         today=self.today,
@@ -358,6 +359,14 @@ def update_case(
         return CaseResult(case, [])
     case.updated_at = now
     session.flush()
+    if "decided_on" in changes:
+        # Case items count in their decision's year (filters, tally): they follow it.
+        session.execute(
+            update(ChecklistItem)
+            .where(ChecklistItem.case_id == case.id)
+            .values(year=decided_on.year)
+            .execution_options(synchronize_session="fetch")
+        )
     audit.record(
         session,
         actor=actor,

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from tracker.clock import get_clock
 from tracker.models import Case, ChecklistItem, ItemStatus, Requirement, Unit, User
 from tracker.models.catalogue import Cadence
-from tracker.models.checklist import OWED_STATUSES, case_scope_key
+from tracker.models.checklist import OWED_STATUSES, case_scope_key, item_year
 from tracker.services import audit
 from tracker.services.calendar import WorkingCalendar
 from tracker.services.catalogue import CASE_UNIT, KIND_SELECTOR_PREFIX, rules_for_versions
@@ -160,8 +160,9 @@ def item_row(
     today: date,
     period: str | None = None,
     case_id: int | None = None,
+    decided_on: date | None = None,
 ) -> dict[str, Any]:
-    """Column values of a new item, ready for a bulk insert."""
+    """Column values of a new item, ready for a bulk insert (`decided_on`: its case's)."""
     return {
         "requirement_id": requirement_id,
         "requirement_version": requirement_version,
@@ -169,6 +170,7 @@ def item_row(
         "period": period,
         "case_id": case_id,
         "scope_key": period if case_id is None else case_scope_key(case_id),
+        "year": item_year(period, decided_on),
         "due_date": deadline.due,
         "due_provisional": deadline.provisional,
         "due_basis_zh": deadline.basis_zh[:500],

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from tracker.models import Case, ChecklistItem, ItemStatus, Requirement, Unit, User
+from tracker.models import ChecklistItem, ItemStatus, Requirement, Unit, User
 from tracker.models.catalogue import Family
 from tracker.scoping import unit_scope
 from tracker.services.calendar import WorkingCalendar
@@ -33,15 +33,11 @@ def period_code(typed: str) -> str:
     return f"{match[1]}-{match[2]}" if match else code[:8]
 
 
-def year_condition(year: int) -> Any:
-    """Items of the year: periodic ones by their period code, case items by the decision date."""
-    case_ids = select(Case.id).where(Case.decided_on.between(date(year, 1, 1), date(year, 12, 31)))
-    # A range rather than LIKE 'YYYY%': every period code of the year sorts in [YYYY, YYYY+1),
-    # and a range uses the indexes on period on every database (SQLite's LIKE ignores them).
-    return or_(
-        and_(ChecklistItem.period >= str(year), ChecklistItem.period < str(year + 1)),
-        and_(ChecklistItem.case_id.is_not(None), ChecklistItem.case_id.in_(case_ids)),
-    )
+def year_condition(year: int, target: Any = ChecklistItem) -> Any:
+    """Items of the year: periodic ones by their period, case items by the decision date (the
+    year is kept on the item, so this is one indexed equality). `target`: the items, or the
+    item tally, which has the same year, unit and requirement columns."""
+    return target.year == year
 
 
 def status_condition(status: str, today: date) -> Any:
@@ -115,10 +111,13 @@ def conditions(
     today: date,
     calendar: WorkingCalendar | None = None,
     with_status: bool = True,
+    target: Any = ChecklistItem,
 ) -> list[Any]:
     """SQL conditions of the user's scope (None: every unit, for the CLI) and of each filter.
 
     `with_status=False` leaves the status out: the list's counts per status use the rest.
+    `target=ItemTally` gives the conditions over the tally (services/tally.py), for filters it
+    keeps (`tally.readable`).
     """
     result: list[Any] = []
     scope = unit_scope(user) if user is not None else None
@@ -130,9 +129,9 @@ def conditions(
         if scope is not None:
             visible = visible.where(scope)
         if session.scalar(visible) is not None:
-            result.append(ChecklistItem.unit_id == filters.unit)
+            result.append(target.unit_id == filters.unit)
     if filters.year:
-        result.append(year_condition(filters.year))
+        result.append(year_condition(filters.year, target))
     if filters.period:
         result.append(ChecklistItem.period == filters.period)
     if filters.family:

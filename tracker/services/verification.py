@@ -1,4 +1,5 @@
-"""`tracker verify`: re-hash every stored blob against its record and walk the audit chain.
+"""`tracker verify`: re-hash every stored blob against its record, walk the audit chain and
+recount the item tally.
 
 Read-only. Both walks stream (blobs in id batches, the chain with yield_per), so a bureau's
 whole history is checked with bounded memory. Every problem names the blob or audit row.
@@ -13,7 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tracker.models import AuditEvent, Blob
-from tracker.services import audit
+from tracker.services import audit, tally
 from tracker.storage.base import BlobNotFound, BlobStorage
 
 
@@ -34,15 +35,15 @@ class VerificationReport:
     events_checked: int = 0
     blob_problems: list[BlobProblem] = field(default_factory=list)
     chain_problems: list[audit.ChainProblem] = field(default_factory=list)
+    tally_problems: list[tally.TallyProblem] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return not self.blob_problems and not self.chain_problems
+        return not self.blob_problems and not self.chain_problems and not self.tally_problems
 
     def lines(self) -> list[str]:
-        return [p.describe() for p in self.blob_problems] + [
-            p.describe() for p in self.chain_problems
-        ]
+        problems = [*self.blob_problems, *self.chain_problems, *self.tally_problems]
+        return [p.describe() for p in problems]
 
 
 def iter_blob_problems(
@@ -85,4 +86,5 @@ def verify(session: Session, storage: BlobStorage) -> VerificationReport:
             report.blob_problems.append(outcome)
     report.events_checked = session.scalar(select(func.count()).select_from(AuditEvent)) or 0
     report.chain_problems = list(audit.iter_chain_problems(session))
+    report.tally_problems = list(tally.iter_problems(session))
     return report
