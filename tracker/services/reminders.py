@@ -19,23 +19,26 @@ Rules (the numbers come from the admins' `ReminderPolicy`):
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
-from functools import cached_property
+from operator import attrgetter
 from typing import Any
 
-from flask import current_app, render_template
+from flask import current_app
 from flask_babel import force_locale, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from markupsafe import Markup
+from sqlalchemy import Select, insert, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, contains_eager, joinedload
+from sqlalchemy.orm import Session
 
 from tracker.clock import get_clock
 from tracker.models import (
+    Case,
     ChecklistItem,
     InspectorExclusion,
     ItemStatus,
@@ -44,6 +47,7 @@ from tracker.models import (
     NotificationKind,
     NotificationPreference,
     ReminderPolicy,
+    Requirement,
     Role,
     Unit,
     User,
@@ -214,6 +218,8 @@ def update_preferences(
 OVERDUE = "overdue"
 DUE_SOON = "due_soon"
 WAITING = "waiting"
+# Overdue first (longest overdue first), then due soon, then waiting reviews.
+SECTION_ORDER = {OVERDUE: 0, DUE_SOON: 1, WAITING: 2}
 # Lines listed per section of one message (the most urgent first); the rest are counted and
 # linked. Unbounded, a bureau's backlog made messages of thousands of lines that nobody reads
 # and a daily pass of a minute at a million items (bench/README.md).
@@ -221,22 +227,56 @@ MAX_ROWS_PER_SECTION = 50
 
 
 @dataclass(frozen=True)
+class _Person:
+    """An active user, as the rules and the messages need them.
+
+    Plain columns: ORM users come with their unit and its parent joined, which cost more than
+    the rules that read them.
+    """
+
+    id: int
+    name: str
+    email: str
+    role: Role
+    unit_id: int
+    locale: str | None
+
+
+@dataclass(frozen=True)
+class _Item:
+    """What a message says about one checklist item, read as a plain row.
+
+    A city's pass reads ~20,000 owed and waiting items: as ORM objects with their requirement,
+    unit and case, loading them took longer than everything the pass does with them.
+    """
+
+    id: int
+    due_date: date
+    status: ItemStatus
+    assignee_id: int | None
+    unit_id: int
+    code: str
+    title_zh: str
+    title_en: str
+    scope_label: str  # the period code, or the case number for case items
+
+
+@dataclass(frozen=True)
 class _Line:
     """One item in one message, and why it is there."""
 
-    item: ChecklistItem
+    item: _Item
     section: str  # OVERDUE | DUE_SOON | WAITING
     days: int  # working days overdue, left before the due date, or waiting for review
-    assignee: User | None = None  # looked up among the loaded users (no lazy load per line)
+    assignee: _Person | None = None  # looked up among the loaded users (no query per line)
     submitted_on: date | None = None
+    # Kept, not computed per sort: a line shared by many messages (a waiting review goes to
+    # every inspector) is sorted in each of them.
+    sort_key: tuple = field(init=False, repr=False, compare=False)
 
-    @cached_property
-    def sort_key(self) -> tuple:
-        # Overdue first (longest overdue first), then due soon, then waiting reviews. Cached: a
-        # line shared by many messages (a waiting review goes to every inspector) is sorted in
-        # each of them.
-        order = {OVERDUE: 0, DUE_SOON: 1, WAITING: 2}[self.section]
-        return (order, self.item.due_date, self.item.id)
+    def __post_init__(self) -> None:
+        key = (SECTION_ORDER[self.section], self.item.due_date, self.item.id)
+        object.__setattr__(self, "sort_key", key)
 
 
 @dataclass
@@ -246,7 +286,7 @@ class _Draft:
     channel: NotificationChannel
     kind: NotificationKind
     recipient_key: str
-    user: User | None = None
+    user: _Person | None = None
     unit: Unit | None = None
     lines: dict[int, _Line] = field(default_factory=dict)
 
@@ -264,7 +304,7 @@ class _Outbox:
     def __init__(self) -> None:
         self.drafts: dict[tuple[str, str, str], _Draft] = {}
 
-    def _user_draft(self, user: User, kind: NotificationKind) -> _Draft:
+    def _user_draft(self, user: _Person, kind: NotificationKind) -> _Draft:
         recipient = f"user:{user.id}"
         key = (NotificationChannel.EMAIL.value, recipient, kind.value)
         draft = self.drafts.get(key)
@@ -272,10 +312,10 @@ class _Outbox:
             draft = self.drafts[key] = _Draft(NotificationChannel.EMAIL, kind, recipient, user=user)
         return draft
 
-    def to_user(self, user: User, kind: NotificationKind, line: _Line) -> None:
+    def to_user(self, user: _Person, kind: NotificationKind, line: _Line) -> None:
         self._user_draft(user, kind).add(line)
 
-    def to_user_lines(self, user: User, kind: NotificationKind, lines: dict[int, _Line]) -> None:
+    def to_user_lines(self, user: _Person, kind: NotificationKind, lines: dict[int, _Line]) -> None:
         """Many lines at once (by item id); lines already in the draft are kept."""
         draft = self._user_draft(user, kind)
         draft.lines = {**lines, **draft.lines}
@@ -290,12 +330,12 @@ class _Outbox:
 class _People:
     """Active users, loaded once, indexed the ways the rules ask for them."""
 
-    def __init__(self, users: Sequence[User], prefs: dict[int, NotificationPreference]) -> None:
+    def __init__(self, users: Sequence[_Person], prefs: dict[int, NotificationPreference]) -> None:
         self.by_id = {u.id: u for u in users}
         self.prefs = prefs
-        self.chiefs_by_unit: dict[int, list[User]] = defaultdict(list)
-        self.leaders: list[User] = []
-        self.inspectors: list[User] = []
+        self.chiefs_by_unit: dict[int, list[_Person]] = defaultdict(list)
+        self.leaders: list[_Person] = []
+        self.inspectors: list[_Person] = []
         for user in users:
             role = Role(user.role)
             if role == Role.CHIEF:
@@ -304,16 +344,22 @@ class _People:
                 self.leaders.append(user)
             elif role == Role.INSPECTOR:
                 self.inspectors.append(user)
+        self._chiefs_of: dict[int, list[_Person]] = {}  # by unit id: asked once per owed item
 
-    def chiefs_of(self, unit: Unit) -> list[User]:
+    def chiefs_of(self, unit: Unit) -> list[_Person]:
         """The unit's chiefs; for a unit without one, those of the nearest unit above it."""
+        if unit.id not in self._chiefs_of:
+            self._chiefs_of[unit.id] = self._nearest_chiefs(unit)
+        return self._chiefs_of[unit.id]
+
+    def _nearest_chiefs(self, unit: Unit) -> list[_Person]:
         ancestors = [int(part) for part in unit.path.strip("/").split("/") if part]
         for unit_id in [unit.id, *reversed([a for a in ancestors if a != unit.id])]:
             if self.chiefs_by_unit.get(unit_id):
                 return self.chiefs_by_unit[unit_id]
         return []
 
-    def wants(self, user: User, choice: str) -> bool:
+    def wants(self, user: _Person, choice: str) -> bool:
         prefs = self.prefs.get(user.id)
         return True if prefs is None else bool(getattr(prefs, choice))
 
@@ -323,49 +369,67 @@ def _local_midnight_utc(day: date) -> datetime:
     return datetime.combine(day, time(0), tzinfo=get_clock().tz)
 
 
-def _owed_items(session: Session, *, until: date) -> Sequence[ChecklistItem]:
-    """Owed items due before `until` (overdue ones included), with requirement and unit."""
+def _active_people(session: Session) -> list[_Person]:
+    columns = (User.id, User.name, User.email, User.role, User.unit_id, User.locale)
+    rows = session.execute(select(*columns).where(User.active.is_(True)).order_by(User.id))
+    return [_Person(*row) for row in rows]
+
+
+def _select_items(*extra: Any) -> Select:
+    """The columns of `_Item` (then `extra`), with the requirement's and the case's."""
     return (
-        session.scalars(
-            select(ChecklistItem)
-            .join(ChecklistItem.requirement)
-            .join(ChecklistItem.unit)
-            .options(
-                contains_eager(ChecklistItem.requirement),
-                contains_eager(ChecklistItem.unit),
-                joinedload(ChecklistItem.case),
-            )
-            .where(
-                ChecklistItem.status.in_([s.value for s in OWED_STATUSES]),
-                ChecklistItem.due_date < until,
-                Unit.active.is_(True),
-            )
-            .order_by(ChecklistItem.due_date, ChecklistItem.id)
+        select(
+            ChecklistItem.id,
+            ChecklistItem.due_date,
+            ChecklistItem.status,
+            ChecklistItem.assignee_id,
+            ChecklistItem.unit_id,
+            Requirement.code,
+            Requirement.title_zh,
+            Requirement.title_en,
+            Case.case_no,
+            ChecklistItem.period,
+            *extra,
         )
-        .unique()
-        .all()
+        .select_from(ChecklistItem)
+        .join(ChecklistItem.requirement)
+        .outerjoin(ChecklistItem.case)
     )
 
 
-def _waiting_submissions(
-    session: Session, *, before: datetime
-) -> list[tuple[ChecklistItem, datetime]]:
+def _item(row: Sequence[Any]) -> _Item:
+    """An `_Item` from the first columns of a `_select_items` row."""
+    item_id, due_date, status, assignee_id, unit_id, code, title_zh, title_en = row[:8]
+    case_no, period = row[8], row[9]
+    scope = case_no if case_no is not None else period or ""  # as ChecklistItem.scope_label
+    return _Item(item_id, due_date, status, assignee_id, unit_id, code, title_zh, title_en, scope)
+
+
+def _owed_items(session: Session, *, until: date, units: dict[int, Unit]) -> list[_Item]:
+    """Owed items of active units due before `until` (overdue ones included), by due date."""
+    rows = session.execute(
+        _select_items()
+        .where(
+            ChecklistItem.status.in_([s.value for s in OWED_STATUSES]),
+            ChecklistItem.due_date < until,
+        )
+        .order_by(ChecklistItem.due_date, ChecklistItem.id)
+    )
+    # Active units picked here, not joined: with the unit in the join, SQLite walked every
+    # item of every unit (2 s at a million items) instead of the (status, due date) index.
+    return [item for item in map(_item, rows) if units[item.unit_id].active]
+
+
+def _waiting_submissions(session: Session, *, before: datetime) -> list[tuple[_Item, datetime]]:
     """Submitted items whose latest submission is older than `before`."""
     # Kept on the item by the submit service: no lookup of the submissions.
     submitted_at = last_submitted_at()
     rows = session.execute(
-        select(ChecklistItem, submitted_at)
-        .join(ChecklistItem.requirement)
-        .join(ChecklistItem.unit)
-        .options(
-            contains_eager(ChecklistItem.requirement),
-            contains_eager(ChecklistItem.unit),
-            joinedload(ChecklistItem.case),
-        )
+        _select_items(submitted_at)
         .where(ChecklistItem.status == ItemStatus.SUBMITTED, submitted_at < before)
         .order_by(submitted_at, ChecklistItem.id)
-    ).all()
-    return [(item, at) for item, at in rows]
+    )
+    return [(_item(row), row[-1]) for row in rows]
 
 
 def _overdue_repeat(lateness: int, every: int) -> bool:
@@ -382,33 +446,42 @@ def run_reminder_pass(session: Session, *, now: datetime) -> dict[str, Any]:
     policy = get_policy(session)
     offsets = set(policy.before_due_working_days)
 
-    users = session.scalars(select(User).where(User.active.is_(True)).order_by(User.id)).all()
     prefs = {p.user_id: p for p in session.scalars(select(NotificationPreference))}
-    people = _People(users, prefs)
+    people = _People(_active_people(session), prefs)
     outbox = _Outbox()
+    # Every unit (an inactive unit's waiting submissions are still listed, by its name).
+    units = {unit.id: unit for unit in session.scalars(select(Unit))}
     group_units = {
         unit.id: unit
-        for unit in session.scalars(
-            select(Unit).where(Unit.active.is_(True), Unit.dingtalk_webhook.is_not(None))
-        )
-        if (unit.dingtalk_webhook or "").strip()
+        for unit in units.values()
+        if unit.active and (unit.dingtalk_webhook or "").strip()
     }
 
     # Items due within the furthest reminder offset, and every overdue one.
     horizon = calendar.add_working_days(day, max(offsets, default=0) + 1)
-    for item in _owed_items(session, until=horizon):
-        _plan_item(item, day=day, calendar=calendar, policy=policy, offsets=offsets,
-                   people=people, outbox=outbox, group_units=group_units)  # fmt: skip
+    for item in _owed_items(session, until=horizon, units=units):
+        _plan_item(
+            item,
+            units[item.unit_id],
+            day=day,
+            calendar=calendar,
+            policy=policy,
+            offsets=offsets,
+            people=people,
+            outbox=outbox,
+            group_units=group_units,
+        )
 
     _plan_reviews(session, day=day, calendar=calendar, policy=policy, people=people, outbox=outbox)
 
-    written, existing = _write(session, outbox, day=day, policy=policy, now=now)
+    written, existing = _write(session, outbox, day=day, policy=policy, now=now, units=units)
     summary: dict[str, Any] = {"date": day.isoformat(), "written": written, "existing": existing}
     return summary
 
 
 def _plan_item(
-    item: ChecklistItem,
+    item: _Item,
+    unit: Unit,
     *,
     day: date,
     calendar: WorkingCalendar,
@@ -432,14 +505,14 @@ def _plan_item(
         reminded = _overdue_repeat(lateness, policy.overdue_every_working_days)
         choice = "overdue"
         if lateness > policy.escalate_chief_after:
-            for chief in people.chiefs_of(item.unit):
+            for chief in people.chiefs_of(unit):
                 outbox.to_user(chief, NotificationKind.ESCALATION_CHIEF, line)
         if lateness > policy.escalate_leaders_after:
             for leader in people.leaders:
                 outbox.to_user(leader, NotificationKind.ESCALATION_LEADERS, line)
     if not reminded:
         return
-    recipients = [assignee] if assignee is not None else people.chiefs_of(item.unit)
+    recipients = [assignee] if assignee is not None else people.chiefs_of(unit)
     for user in recipients:
         if people.wants(user, choice):
             outbox.to_user(user, NotificationKind.DIGEST, line)
@@ -469,9 +542,10 @@ def _plan_reviews(
         select(InspectorExclusion.inspector_id, InspectorExclusion.unit_id)
     ):
         excluded[inspector_id].add(unit_id)
+    clock = get_clock()
     lines = []
     for item, submitted_at in waiting:
-        submitted_on = get_clock().local(submitted_at).date()
+        submitted_on = clock.local(submitted_at).date()
         lines.append(
             _Line(
                 item,
@@ -481,6 +555,8 @@ def _plan_reviews(
                 submitted_on,
             )
         )
+    # In message order already, so each inspector's message sorts in one linear pass.
+    lines.sort(key=_sort_key)
     # Inspectors with the same exclusions get the same lines: built once per exclusion set,
     # not once per inspector and line (every inspector hears of every waiting submission).
     by_exclusions: dict[frozenset[int], dict[int, _Line]] = {}
@@ -494,11 +570,20 @@ def _plan_reviews(
             outbox.to_user_lines(inspector, NotificationKind.REVIEW_WAITING, by_exclusions[skip])
 
 
+_sort_key = attrgetter("sort_key")
+
+
 # ---------------------------------------------------------------- writing
 
 
 def _write(
-    session: Session, outbox: _Outbox, *, day: date, policy: ReminderPolicy, now: datetime
+    session: Session,
+    outbox: _Outbox,
+    *,
+    day: date,
+    policy: ReminderPolicy,
+    now: datetime,
+    units: dict[int, Unit],
 ) -> tuple[dict[str, int], int]:
     """Insert the day's new messages; keys already in the outbox are left alone."""
     taken = set(
@@ -510,26 +595,26 @@ def _write(
     )
     taken = {(str(c), r, str(k)) for c, r, k in taken}
     fresh = [d for key, d in sorted(outbox.drafts.items()) if key not in taken]
-    rows = [_notification(draft, day=day, policy=policy, now=now) for draft in fresh]
+    rows = _outbox_rows(fresh, day=day, policy=policy, now=now, units=units)
     written: dict[str, int] = defaultdict(int)
     if rows:
+        # One multi-row INSERT (no ORM objects to flush): a city's pass writes ~2,000 rows.
         try:
             with session.begin_nested():
-                session.add_all(rows)
+                session.execute(insert(Notification), rows)
             inserted = rows
         except IntegrityError:
             # Another pass wrote some of these keys meanwhile: insert one by one, skip those.
             inserted = []
-            for draft in fresh:
-                row = _notification(draft, day=day, policy=policy, now=now)
+            for row in rows:
                 try:
                     with session.begin_nested():
-                        session.add(row)
+                        session.execute(insert(Notification), [row])
                     inserted.append(row)
                 except IntegrityError:
                     continue
         for row in inserted:
-            written[str(row.kind)] += 1
+            written[str(row["kind"])] += 1
     return dict(sorted(written.items())), len(outbox.drafts) - sum(written.values())
 
 
@@ -543,33 +628,29 @@ def _locale_of(draft: _Draft) -> str:
     return DEFAULT_LOCALE
 
 
-def _notification(
-    draft: _Draft, *, day: date, policy: ReminderPolicy, now: datetime
-) -> Notification:
-    """The outbox row for one draft, rendered in its recipient's language."""
-    lines = sorted(draft.lines.values(), key=lambda line: line.sort_key)
-    locale = _locale_of(draft)
-    with force_locale(locale):
-        if draft.channel == NotificationChannel.DINGTALK:
-            subject, text, html = _render_unit_digest(draft, lines, day=day, locale=locale)
-        else:
-            subject, text, html = _render_email(draft, lines, day=day, policy=policy, locale=locale)
-    return Notification(
-        channel=draft.channel,
-        kind=draft.kind,
-        recipient_key=draft.recipient_key,
-        recipient_id=draft.user.id if draft.user is not None else None,
-        unit_id=draft.unit.id if draft.unit is not None else None,
-        address=draft.user.email if draft.user is not None else None,
-        digest_date=day,
-        locale=locale,
-        subject=subject[:300],
-        body_text=text,
-        body_html=html,
-        item_ids=[line.item.id for line in lines],
-        next_attempt_at=now,
-        created_at=now,
-    )
+def _outbox_rows(
+    drafts: list[_Draft],
+    *,
+    day: date,
+    policy: ReminderPolicy,
+    now: datetime,
+    units: dict[int, Unit],
+) -> list[dict[str, Any]]:
+    """The outbox row of each draft (in the drafts' order), rendered in its recipient's language.
+
+    Grouped by language: one switch of locale and one set of translated labels per language,
+    instead of per message.
+    """
+    by_locale: dict[str, list[int]] = defaultdict(list)
+    for index, draft in enumerate(drafts):
+        by_locale[_locale_of(draft)].append(index)
+    rows: list[dict[str, Any]] = [{} for _draft in drafts]
+    for locale, indexes in by_locale.items():
+        with force_locale(locale):
+            renderer = _Renderer(locale, day=day, policy=policy, units=units)
+            for index in indexes:
+                rows[index] = renderer.outbox_row(drafts[index], now=now)
+    return rows
 
 
 def _date_label(value: date, locale: str) -> str:
@@ -578,94 +659,271 @@ def _date_label(value: date, locale: str) -> str:
     return f"{value:%Y-%m-%d}"
 
 
-def _note(line: _Line, locale: str) -> str:
-    if line.section == OVERDUE:
-        return ngettext(
-            "Overdue by %(num)d working day", "Overdue by %(num)d working days", line.days
+# What the templates read: objects with attributes, not dicts (Jinja's `section.rows` on a dict
+# raises and catches an AttributeError first).
+
+
+@dataclass
+class _Row:
+    """One listed line, translated, and as the emails show it."""
+
+    id: int
+    section: str
+    code: str
+    title: str
+    scope: str
+    unit: str
+    due: str
+    status: str
+    note: str
+    url: str
+    assignee: str | None  # only in messages that show the assignee
+    # Rendered once by templates/email/digest_rows.*, then pasted into every email listing it.
+    text: str = ""
+    html: Markup = field(default_factory=Markup)
+
+
+@dataclass(frozen=True)
+class _Section:
+    key: str  # OVERDUE | DUE_SOON | WAITING
+    heading: str
+    total: int
+    rows: list[_Row]
+    more: int  # lines not listed
+    more_text: str
+    more_url: str
+
+
+@dataclass(frozen=True)
+class _Labels:
+    requirement: str
+    unit: str
+    due_date: str
+    status: str
+    assignee: str
+
+
+class _Renderer:
+    """The day's messages in one language (used inside `force_locale` of that language).
+
+    Every label is translated once, and each line's row once, then shared by every message
+    that lists it (a waiting submission goes to every inspector, an overdue item to its
+    assignee, its chiefs and the leaders): Babel lookups per line were most of a city's pass.
+    """
+
+    def __init__(
+        self, locale: str, *, day: date, policy: ReminderPolicy, units: dict[int, Unit]
+    ) -> None:
+        self.locale = locale
+        self.day = day
+        self.policy = policy
+        self.units = units
+        self.base_url = _base_url()
+        self.statuses = {status: str(label) for status, label in STATUS_LABELS.items()}
+        self.headings = {
+            OVERDUE: _("Overdue"),
+            DUE_SOON: _("Due soon"),
+            WAITING: _("Waiting for review"),
+        }
+        self.unassigned = _("Unassigned")
+        self.date_line = _("Reminders of %(date)s", date=_date_label(day, locale))
+        self.labels = _Labels(
+            requirement=_("Requirement"),
+            unit=_("Unit"),
+            due_date=_("Due date"),
+            status=_("Status"),
+            assignee=_("Assigned to"),
         )
-    if line.section == WAITING:
+        self.app_name = _("Compliance Ledger")
+        self.email_context = {
+            "app_name": self.app_name,
+            "date_line": self.date_line,
+            "labels": self.labels,
+            "preferences_url": f"{self.base_url}{PREFERENCES_PATH}",
+            "preferences_text": _("Choose which reminders you receive:"),
+            "preferences_link": _("Reminder settings"),
+            "footer": _("This message was sent automatically by the Compliance Ledger."),
+            "lang": "en" if locale.startswith("en") else "zh-CN",
+        }
+        # Compiled once by the app's Jinja environment (no per-message context processors).
+        jinja = current_app.jinja_env
+        self.text_template = jinja.get_template("email/digest.txt")
+        self.html_template = jinja.get_template("email/digest.html")
+        self.text_row = jinja.get_template("email/digest_rows.txt").module.row
+        self.html_row = jinja.get_template("email/digest_rows.html").module.row
+        self._rows: dict[tuple[int, str, bool], _Row] = {}
+        self._notes: dict[tuple[str, int, date | None], str] = {}
+        self._more: dict[int, str] = {}
+
+    def outbox_row(self, draft: _Draft, *, now: datetime) -> dict[str, Any]:
+        """The values of the draft's `Notification` row."""
+        lines = sorted(draft.lines.values(), key=_sort_key)
+        if draft.channel == NotificationChannel.DINGTALK:
+            subject, text, html = self.unit_digest(draft, lines)
+        else:
+            subject, text, html = self.email(draft, lines)
+        return {
+            "channel": draft.channel,
+            "kind": draft.kind,
+            "recipient_key": draft.recipient_key,
+            "recipient_id": draft.user.id if draft.user is not None else None,
+            "unit_id": draft.unit.id if draft.unit is not None else None,
+            "address": draft.user.email if draft.user is not None else None,
+            "digest_date": self.day,
+            "locale": self.locale,
+            "subject": subject[:300],
+            "body_text": text,
+            "body_html": html,
+            "item_ids": [line.item.id for line in lines],
+            "next_attempt_at": now,
+            "created_at": now,
+        }
+
+    def note(self, line: _Line) -> str:
+        """Why the line is listed: how late, how soon, or how long waiting."""
+        on = (line.submitted_on or line.item.due_date) if line.section == WAITING else None
+        key = (line.section, line.days, on)
+        if key not in self._notes:
+            self._notes[key] = _note(
+                line.section, line.days, _date_label(on, self.locale) if on else ""
+            )
+        return self._notes[key]
+
+    def row(self, line: _Line, *, with_assignee: bool) -> _Row:
+        """The line as the templates show it (built once per line, read by every template)."""
+        key = (line.item.id, line.section, with_assignee)
+        row = self._rows.get(key)
+        if row is None:
+            row = self._rows[key] = self._build_row(line, with_assignee=with_assignee)
+            row.text = self.text_row(row, self.labels, with_assignee)
+            row.html = self.html_row(row, self.labels, with_assignee)
+        return row
+
+    def _build_row(self, line: _Line, *, with_assignee: bool) -> _Row:
+        item = line.item
+        assignee = None
+        if with_assignee:
+            assignee = line.assignee.name if line.assignee is not None else self.unassigned
+        return _Row(
+            id=item.id,
+            section=line.section,
+            code=item.code,
+            title=item.title_en if self.locale.startswith("en") else item.title_zh,
+            scope=item.scope_label,
+            unit=self.units[item.unit_id].display_name(self.locale),
+            due=_date_label(item.due_date, self.locale),
+            status=self.statuses[ItemStatus(item.status)],
+            note=self.note(line),
+            url=f"{self.base_url}/items/{item.id}",
+            assignee=assignee,
+        )
+
+    def more_text(self, more: int) -> str:
+        if more not in self._more:
+            self._more[more] = ngettext(
+                "… and %(num)d more item, listed in the tracker:",
+                "… and %(num)d more items, listed in the tracker:",
+                more,
+            )
+        return self._more[more]
+
+    def sections(self, lines: list[_Line], *, with_assignee: bool) -> list[_Section]:
+        """The (sorted) lines per section, the most urgent MAX_ROWS_PER_SECTION each; the rest
+        counted."""
+        sections: list[_Section] = []
+        for section, order in SECTION_ORDER.items():
+            # Bisected, not scanned: an inspector's message holds every waiting submission.
+            start = bisect_left(lines, (order,), key=_sort_key)
+            end = bisect_left(lines, (order + 1,), key=_sort_key)
+            if start == end:
+                continue
+            shown = lines[start : min(end, start + MAX_ROWS_PER_SECTION)]
+            more = end - start - len(shown)
+            sections.append(
+                _Section(
+                    key=section,
+                    heading=self.headings[section],
+                    total=end - start,
+                    rows=[self.row(line, with_assignee=with_assignee) for line in shown],
+                    more=more,
+                    more_text=self.more_text(more) if more else "",
+                    more_url=f"{self.base_url}{MORE_PATHS[section]}",
+                )
+            )
+        return sections
+
+    def email(self, draft: _Draft, lines: list[_Line]) -> tuple[str, str, str]:
+        """Subject, plain text and HTML of one email."""
+        subject, intro = _email_subject_and_intro(draft.kind, lines, self.policy)
+        with_assignee = draft.kind != NotificationKind.DIGEST
+        context = {
+            **self.email_context,
+            "subject": subject,
+            "greeting": _("Dear %(name)s,", name=draft.user.name if draft.user else ""),
+            "intro": intro,
+            "sections": self.sections(lines, with_assignee=with_assignee),
+            "with_assignee": with_assignee,
+        }
+        text = self.text_template.render(context)
+        html = self.html_template.render(context)
+        return f"[{self.app_name}] {subject}", text, html
+
+    def unit_digest(self, draft: _Draft, lines: list[_Line]) -> tuple[str, str, None]:
+        """Subject and markdown body of a unit's DingTalk group message."""
+        unit = draft.unit
+        assert unit is not None
+        overdue = sum(1 for line in lines if line.section == OVERDUE)
+        soon = sum(1 for line in lines if line.section == DUE_SOON)
+        subject = _(
+            "%(unit)s: %(overdue)d overdue, %(soon)d due soon",
+            unit=unit.display_name(self.locale),
+            overdue=overdue,
+            soon=soon,
+        )
+        out = [f"### {_md(subject)}", "", _md(self.date_line)]
+        due_label, assignee_label = _md(self.labels.due_date), _md(self.labels.assignee)
+        for section in self.sections(lines, with_assignee=True):
+            out += ["", f"#### {_md(section.heading)}", ""]
+            for row in section.rows:
+                out.append(
+                    f"- [{_md(row.code)} {_md(row.title)}]({row.url})  \n"
+                    f"  {due_label}: {row.due} · {_md(row.status)} · "
+                    f"{_md(row.note)} · {assignee_label}: {_md(row.assignee)}"
+                )
+            if section.more:
+                out.append(f"- {_md(section.more_text)} {section.more_url}")
+        return subject, "\n".join(out) + "\n", None
+
+
+# Where the rest of a long section can be read in full.
+MORE_PATHS = {OVERDUE: "/items/?status=overdue", DUE_SOON: "/items/", WAITING: "/review/"}
+
+
+def _note(section: str, days: int, date_label: str) -> str:
+    if section == OVERDUE:
+        return ngettext("Overdue by %(num)d working day", "Overdue by %(num)d working days", days)
+    if section == WAITING:
         return ngettext(
             "Submitted on %(date)s, waiting for %(num)d working day",
             "Submitted on %(date)s, waiting for %(num)d working days",
-            line.days,
-            date=_date_label(line.submitted_on or line.item.due_date, locale),
+            days,
+            date=date_label,
         )
-    if line.days == 0:
+    if days == 0:
         return _("Due today")
-    return ngettext("Due in %(num)d working day", "Due in %(num)d working days", line.days)
+    return ngettext("Due in %(num)d working day", "Due in %(num)d working days", days)
 
 
-def _row(line: _Line, locale: str, *, with_assignee: bool) -> dict[str, Any]:
-    item = line.item
-    requirement = item.requirement
-    title = requirement.title_en if locale.startswith("en") else requirement.title_zh
-    row = {
-        "id": item.id,
-        "section": line.section,
-        "code": requirement.code,
-        "title": title,
-        "scope": item.scope_label,
-        "unit": item.unit.display_name(locale),
-        "due": _date_label(item.due_date, locale),
-        "status": str(STATUS_LABELS[ItemStatus(item.status)]),
-        "note": _note(line, locale),
-        "url": f"{_base_url()}/items/{item.id}",
-        "assignee": None,
-    }
-    if with_assignee:
-        row["assignee"] = line.assignee.name if line.assignee is not None else _("Unassigned")
-    return row
-
-
-def _more_text(more: int) -> str:
-    return ngettext(
-        "… and %(num)d more item, listed in the tracker:",
-        "… and %(num)d more items, listed in the tracker:",
-        more,
-    )
-
-
-def _sections(lines: list[_Line], locale: str, *, with_assignee: bool) -> list[dict[str, Any]]:
-    """The lines per section, the most urgent MAX_ROWS_PER_SECTION each; the rest counted."""
-    headings = {
-        OVERDUE: _("Overdue"),
-        DUE_SOON: _("Due soon"),
-        WAITING: _("Waiting for review"),
-    }
-    # Where the rest of a long section can be read in full.
-    more_paths = {OVERDUE: "/items/?status=overdue", DUE_SOON: "/items/", WAITING: "/review/"}
-    sections: list[dict[str, Any]] = []
-    for section in (OVERDUE, DUE_SOON, WAITING):
-        chosen = [line for line in lines if line.section == section]
-        if not chosen:
-            continue
-        shown = chosen[:MAX_ROWS_PER_SECTION]
-        more = len(chosen) - len(shown)
-        sections.append(
-            {
-                "key": section,
-                "heading": headings[section],
-                "total": len(chosen),
-                "rows": [_row(line, locale, with_assignee=with_assignee) for line in shown],
-                "more": more,
-                "more_text": _more_text(more) if more else "",
-                "more_url": f"{_base_url()}{more_paths[section]}",
-            }
-        )
-    return sections
-
-
-def _render_email(
-    draft: _Draft, lines: list[_Line], *, day: date, policy: ReminderPolicy, locale: str
-) -> tuple[str, str, str]:
-    """Subject, plain text and HTML of one email, in the active (forced) locale."""
-    overdue = sum(1 for line in lines if line.section == OVERDUE)
-    soon = sum(1 for line in lines if line.section == DUE_SOON)
-    with_assignee = draft.kind != NotificationKind.DIGEST
-    if draft.kind == NotificationKind.DIGEST:
+def _email_subject_and_intro(
+    kind: NotificationKind, lines: list[_Line], policy: ReminderPolicy
+) -> tuple[str, str]:
+    """The email's subject and first paragraph, in the active (forced) locale."""
+    if kind == NotificationKind.DIGEST:
+        overdue = sum(1 for line in lines if line.section == OVERDUE)
+        soon = sum(1 for line in lines if line.section == DUE_SOON)
         subject = _("Reminder: %(overdue)d overdue, %(soon)d due soon", overdue=overdue, soon=soon)
         intro = _("These checklist items need your attention.")
-    elif draft.kind == NotificationKind.ESCALATION_CHIEF:
+    elif kind == NotificationKind.ESCALATION_CHIEF:
         subject = ngettext(
             "Escalation: %(num)d item of your unit overdue more than %(days)d working days",
             "Escalation: %(num)d items of your unit overdue more than %(days)d working days",
@@ -677,7 +935,7 @@ def _render_email(
             "%(days)d working days. Please see that they are completed.",
             days=policy.escalate_chief_after,
         )
-    elif draft.kind == NotificationKind.ESCALATION_LEADERS:
+    elif kind == NotificationKind.ESCALATION_LEADERS:
         subject = ngettext(
             "Escalation: %(num)d item overdue more than %(days)d working days",
             "Escalation: %(num)d items overdue more than %(days)d working days",
@@ -699,63 +957,7 @@ def _render_email(
             "These submissions have waited for review for more than %(days)d working days.",
             days=policy.review_waiting_after,
         )
-    app_name = _("Compliance Ledger")
-    context = {
-        "app_name": app_name,
-        "subject": subject,
-        "greeting": _("Dear %(name)s,", name=draft.user.name if draft.user else ""),
-        "intro": intro,
-        "date_line": _("Reminders of %(date)s", date=_date_label(day, locale)),
-        "sections": _sections(lines, locale, with_assignee=with_assignee),
-        "labels": {
-            "requirement": _("Requirement"),
-            "unit": _("Unit"),
-            "due_date": _("Due date"),
-            "status": _("Status"),
-            "assignee": _("Assigned to"),
-        },
-        "with_assignee": with_assignee,
-        "preferences_url": f"{_base_url()}{PREFERENCES_PATH}",
-        "preferences_text": _("Choose which reminders you receive:"),
-        "preferences_link": _("Reminder settings"),
-        "footer": _("This message was sent automatically by the Compliance Ledger."),
-        "lang": "en" if locale.startswith("en") else "zh-CN",
-    }
-    text = render_template("email/digest.txt", **context)
-    html = render_template("email/digest.html", **context)
-    return f"[{app_name}] {subject}", text, html
-
-
-def _render_unit_digest(
-    draft: _Draft, lines: list[_Line], *, day: date, locale: str
-) -> tuple[str, str, None]:
-    """Subject and markdown body of a unit's DingTalk group message."""
-    unit = draft.unit
-    assert unit is not None
-    overdue = sum(1 for line in lines if line.section == OVERDUE)
-    soon = sum(1 for line in lines if line.section == DUE_SOON)
-    subject = _(
-        "%(unit)s: %(overdue)d overdue, %(soon)d due soon",
-        unit=unit.display_name(locale),
-        overdue=overdue,
-        soon=soon,
-    )
-    out = [
-        f"### {_md(subject)}",
-        "",
-        _md(_("Reminders of %(date)s", date=_date_label(day, locale))),
-    ]
-    for section in _sections(lines, locale, with_assignee=True):
-        out += ["", f"#### {_md(section['heading'])}", ""]
-        for row in section["rows"]:
-            out.append(
-                f"- [{_md(row['code'])} {_md(row['title'])}]({row['url']})  \n"
-                f"  {_md(_('Due date'))}: {row['due']} · {_md(row['status'])} · "
-                f"{_md(row['note'])} · {_md(_('Assigned to'))}: {_md(row['assignee'])}"
-            )
-        if section["more"]:
-            out.append(f"- {_md(section['more_text'])} {section['more_url']}")
-    return subject, "\n".join(out) + "\n", None
+    return subject, intro
 
 
 def _md(value: object) -> str:
