@@ -83,7 +83,7 @@ class BulkWriter:
         return count
 
     def finish(self) -> None:
-        """Commit, move PostgreSQL's id sequences past the explicit ids, refresh statistics."""
+        """Commit, move PostgreSQL's id sequences past the explicit ids, vacuum, analyze."""
         if self.sqlite:
             self.conn.execute("COMMIT")
             self.conn.execute("ANALYZE")
@@ -106,5 +106,7 @@ class BulkWriter:
                     )
         self.conn.commit()
         self.conn.autocommit = True
-        self.conn.execute("ANALYZE")
+        # VACUUM too: a settled database has its visibility map set (autovacuum would set it
+        # minutes later), so index-only scans do not visit the freshly loaded heap.
+        self.conn.execute("VACUUM ANALYZE")
         self.conn.close()

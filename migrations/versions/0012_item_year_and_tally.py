@@ -43,7 +43,12 @@ INDEXES = {
     "ix_checklist_item_unit_year": ["unit_id", "year", "status", "due_date"],
     # Owed or late items of a year (overdue counts, the dashboard's late figures).
     "ix_checklist_item_status_year": ["status", "year", "due_date", "unit_id", "requirement_id"],
+    # Every year's items in due order (the API's list without a year).
+    "ix_checklist_item_due_date": ["due_date"],
 }
+# A unit subtree's tally rows (the primary key leads with the year), covering the sums.
+TALLY_INDEX = "ix_item_tally_unit"
+TALLY_INDEX_COLUMNS = ["unit_id", "year", "status", "requirement_id", "items", "on_time"]
 
 # 1 when the row is an item approved on time: its approved round was sent by the end of the
 # due date, in the bureau's local time (last_submitted_on is that local date).
@@ -109,6 +114,7 @@ def _create_tally() -> None:
         sa.Column("on_time", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("year", "unit_id", "requirement_id", "status"),
     )
+    op.create_index(TALLY_INDEX, "item_tally", TALLY_INDEX_COLUMNS)
     op.execute(
         f"INSERT INTO item_tally ({TALLY_KEY}, items, on_time) "
         f"SELECT {TALLY_KEY}, count(*), sum({ON_TIME.format(row='checklist_item')}) "

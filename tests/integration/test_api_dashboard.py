@@ -69,7 +69,7 @@ def test_case_items_count_in_the_year_of_their_decision(db_session, bureau, cloc
     assert [(r.unit_code, r.total) for r in rows] == [("SEC", 1)]
 
 
-def test_one_aggregate_query_whatever_the_number_of_items(client, db_session, bureau, ledger):
+def test_two_aggregate_queries_whatever_the_number_of_items(client, db_session, bureau, ledger):
     headers = bearer_for(db_session, bureau.user(Role.ADMIN))
     client.get("/api/v1/dashboard", headers=headers)
     with count_statements() as few:
@@ -79,6 +79,9 @@ def test_one_aggregate_query_whatever_the_number_of_items(client, db_session, bu
     db_session.commit()
     with count_statements() as many:
         body = client.get("/api/v1/dashboard", headers=headers).get_json()
-    assert few.count == many.count == 2, many.statements  # the token, the GROUP BY
-    assert "GROUP BY" in many.statements[-1].upper()
+    # The token, the year's overdue items per unit and family, the tally per unit and family.
+    assert few.count == many.count == 3, many.statements
+    overdue, kept = many.statements[-2:]
+    assert "GROUP BY" in overdue.upper() and "due_date <" in overdue
+    assert "GROUP BY" in kept.upper() and "FROM item_tally" in kept
     assert body["totals"]["total"] == 34

@@ -441,6 +441,13 @@ def test_statement_count_does_not_grow_with_the_data(admin_client, bureau, world
     with count_statements() as small_year:
         assert admin_client.get("/dashboard/?year=2026").status_code == 200
     add_items(db_session, bureau, world, 4 * 120)
+    # Case items overdue since January head the "longest overdue" list: each shows its case.
+    from tests.factories import make_case
+
+    make_requirement(db_session)  # an event requirement of the case's unit
+    for day in (5, 6, 7):
+        make_case(db_session, unit=world.units[0], decided_on=date(2026, 1, day))
+    db_session.commit()
     with count_statements() as large:
         response = admin_client.get("/dashboard/?year=2026&period=2026-Q4")
     with count_statements() as large_year:
@@ -448,3 +455,32 @@ def test_statement_count_does_not_grow_with_the_data(admin_client, bureau, world
     assert large.count == small.count
     assert large_year.count == small_year.count
     check_tables(page(response), in_view(world.rows, period="2026-Q4"), [u.id for u in world.units])
+
+
+def test_the_unit_figures_come_a_page_at_a_time(app, db_session, bureau, clock):
+    """A city has hundreds of units: the unit chart and table show 25 at a time, in tree order,
+    while the totals still cover every unit."""
+    from tracker.dashboard.views import UNITS_PER_PAGE
+
+    units = [
+        make_unit(db_session, parent=bureau.station, code=f"P{n:02d}", name=f"分所{n:02d}")
+        for n in range(UNITS_PER_PAGE + 5)
+    ]
+    for unit in units:
+        make_item(db_session, unit=unit, period="2026-Q1")
+    db_session.commit()
+    leader = signed_in_client(app, bureau.user(Role.LEADER))
+
+    first = page(leader.get("/dashboard/?year=2026"))
+    second = page(leader.get("/dashboard/?year=2026&page=2"))
+    shown = [
+        [int(tr["data-unit"]) for tr in soup.select("#unit-table tbody tr")]
+        for soup in (first, second)
+    ]
+    assert len(shown[0]) == UNITS_PER_PAGE and 0 < len(shown[1]) <= UNITS_PER_PAGE
+    assert set(shown[0]).isdisjoint(shown[1])
+    assert {u.id for u in units} <= set(shown[0]) | set(shown[1])
+    for soup in (first, second):
+        total = soup.select_one("#summary [data-summary=total]")
+        assert total is not None and int(total["data-count"]) == len(units)
+    assert first.select_one(".pagination a[href*='page=2']") is not None

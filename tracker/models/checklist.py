@@ -86,6 +86,7 @@ class ChecklistItem(Base):
             "unit_id",
             "requirement_id",
         ),
+        Index("ix_checklist_item_due_date", "due_date"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -203,6 +204,12 @@ class ItemTally(Base):
     """
 
     __tablename__ = "item_tally"
+    __table_args__ = (
+        # A unit subtree's rows (the key leads with the year), covering the sums.
+        Index(
+            "ix_item_tally_unit", "unit_id", "year", "status", "requirement_id", "items", "on_time"
+        ),
+    )
 
     year: Mapped[int] = mapped_column(primary_key=True)
     unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"), primary_key=True)

@@ -15,14 +15,14 @@ from typing import Any
 
 from sqlalchemy import case as when
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, contains_eager
+from sqlalchemy.orm import Session, contains_eager, joinedload
 
-from tracker.models import ChecklistItem, ItemStatus, Requirement, User
+from tracker.models import ChecklistItem, ItemStatus, ItemTally, Requirement, User
 from tracker.models.catalogue import Family
 from tracker.models.checklist import OWED_STATUSES
 from tracker.permissions import Permission, has_permission
 from tracker.review.queue import queue_statement
-from tracker.services import figures, item_filters
+from tracker.services import figures, item_filters, tally
 from tracker.services.calendar import WorkingCalendar
 from tracker.services.figures import FigureRow
 from tracker.services.item_filters import ItemFilters
@@ -109,32 +109,74 @@ def on_time_by_family(
     timezone: str,
     viewer: User,
 ) -> tuple[FamilyOnTime, list[FamilyOnTime]]:
-    """The on-time rate overall and per family, by the ledger's definition (one GROUP BY)."""
+    """The on-time rate overall and per family, by the ledger's definition.
 
-    def flag(condition: Any) -> Any:
-        return func.coalesce(func.sum(when((condition, 1), else_=0)), 0)
+    Without a period: approved and on-time counts from the tally, plus the items not approved
+    and past their due date (few, indexed). With one: one GROUP BY over the period's items.
+    """
+    filters = _filters(year, period)
+    if period:
+        counts = _on_time_counted(session, filters, today=today, timezone=timezone, viewer=viewer)
+    else:
+        counts = _on_time_kept(session, filters, today=today, viewer=viewer)
+    rows = [FamilyOnTime(family, on_time, due) for family, (on_time, due) in sorted(counts.items())]
+    overall = FamilyOnTime(None, sum(r.on_time for r in rows), sum(r.due_or_done for r in rows))
+    return overall, rows
 
+
+# Listed rather than "not approved", so the (status, year, due date) index finds them.
+NOT_APPROVED = [s.value for s in ItemStatus if s != ItemStatus.APPROVED]
+
+
+def _flag(condition: Any) -> Any:
+    return func.coalesce(func.sum(when((condition, 1), else_=0)), 0)
+
+
+def _on_time_counted(
+    session: Session, filters: ItemFilters, *, today: date, timezone: str, viewer: User
+) -> dict[Family, tuple[int, int]]:
     stmt = (
         select(
             Requirement.family,
-            flag(on_time_condition(timezone)).label("on_time"),
-            flag(
-                (ChecklistItem.status == ItemStatus.APPROVED) | (ChecklistItem.due_date < today)
-            ).label("due_or_done"),
+            _flag(on_time_condition(timezone)),
+            _flag((ChecklistItem.status == ItemStatus.APPROVED) | (ChecklistItem.due_date < today)),
         )
         .select_from(ChecklistItem)
         .join(ChecklistItem.unit)
         .join(ChecklistItem.requirement)
         .group_by(Requirement.family)
-        .order_by(Requirement.family)
     )
-    stmt = _scoped(session, stmt, _filters(year, period), viewer, today)
-    rows = [
-        FamilyOnTime(Family(r.family), int(r.on_time), int(r.due_or_done))
-        for r in session.execute(stmt)
-    ]
-    overall = FamilyOnTime(None, sum(r.on_time for r in rows), sum(r.due_or_done for r in rows))
-    return overall, rows
+    stmt = _scoped(session, stmt, filters, viewer, today)
+    return {Family(f): (int(on_time), int(due)) for f, on_time, due in session.execute(stmt)}
+
+
+def _on_time_kept(
+    session: Session, filters: ItemFilters, *, today: date, viewer: User
+) -> dict[Family, tuple[int, int]]:
+    approved = ItemTally.status == ItemStatus.APPROVED
+    kept = (
+        tally.tally_select(
+            Requirement.family,
+            func.sum(ItemTally.on_time),
+            func.sum(when((approved, ItemTally.items), else_=0)),
+        )
+        .where(*tally.conditions(session, filters, user=viewer))
+        .group_by(Requirement.family)
+        .having(func.sum(ItemTally.items) > 0)
+    )
+    late = (
+        select(Requirement.family, func.count())
+        .select_from(ChecklistItem)
+        .join(ChecklistItem.unit)
+        .join(ChecklistItem.requirement)
+        .where(ChecklistItem.status.in_(NOT_APPROVED), ChecklistItem.due_date < today)
+        .group_by(Requirement.family)
+    )
+    late_by_family = dict(session.execute(_scoped(session, late, filters, viewer, today)).all())
+    return {
+        Family(family): (int(on_time or 0), int(done or 0) + int(late_by_family.get(family, 0)))
+        for family, on_time, done in session.execute(kept)
+    }
 
 
 # ---------------------------------------------------------------- item lists
@@ -144,7 +186,11 @@ def _item_list(stmt: Any) -> Any:
     return (
         stmt.join(ChecklistItem.unit)
         .join(ChecklistItem.requirement)
-        .options(contains_eager(ChecklistItem.unit), contains_eager(ChecklistItem.requirement))
+        .options(
+            contains_eager(ChecklistItem.unit),
+            contains_eager(ChecklistItem.requirement),
+            joinedload(ChecklistItem.case),  # the scope label of case items
+        )
     )
 
 

@@ -1,7 +1,8 @@
 """Dashboard figures: items per unit and requirement family for a year, aggregated in SQL.
 
-One GROUP BY query whatever the number of items, scoped to the units the viewer may see. The
-JSON API's `/dashboard` uses it; the dashboard pages can reuse it as it is.
+Two GROUP BY queries whatever the number of items (the year's tally rows, and its overdue
+items), scoped to the units the viewer may see. The JSON API's `/dashboard` and the dashboard
+page use it.
 """
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ from sqlalchemy import case as when
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from tracker.models import ChecklistItem, ItemStatus, Requirement, Unit, User
+from tracker.models import ChecklistItem, ItemStatus, ItemTally, Requirement, Unit, User
 from tracker.models.catalogue import Family
 from tracker.permissions import sees_all_units
 from tracker.scoping import unit_scope
 from tracker.services.item_filters import year_condition
+from tracker.services.tally import tally_select
 
 __all__ = ["FigureRow", "totals", "unit_family_figures"]
 
@@ -65,12 +67,71 @@ def unit_family_figures(
     """Per unit and family: total, items per status, overdue; units by tree order.
 
     `viewer` narrows the rows to the units he may see (None: every unit, for jobs and reports);
-    `period` (a stored period code) to that period's items, as /items/?period= does.
+    `period` (a stored period code) to that period's items, as /items/?period= does. Without a
+    period the counts come from the item tally (a year's rows, not its items) and only the
+    overdue items are counted.
     """
-    status_columns = [
-        func.count(when((ChecklistItem.status == status, 1))).label(status.value)
-        for status in ItemStatus
-    ]
+    scope = unit_scope(viewer) if viewer is not None and not sees_all_units(viewer) else None
+    if period:
+        counted = _counted_figures(year=year, period=period, today=today, scope=scope)
+        return [_figure_row(row._mapping) for row in session.execute(counted)]
+    overdue = _overdue_by_unit_family(session, year=year, today=today, scope=scope)
+    rows = []
+    for row in session.execute(_kept_figures(year=year, scope=scope)):
+        mapping = dict(row._mapping)
+        mapping["overdue"] = overdue.get((mapping["id"], Family(mapping["family"])), 0)
+        rows.append(_figure_row(mapping))
+    return rows
+
+
+_GROUP = (Unit.id, Unit.code, Unit.name, Unit.name_en, Unit.path, Requirement.family)
+_ORDER = (Unit.path, Unit.id, Requirement.family)
+
+
+def _kept_figures(*, year: int, scope: Any) -> Any:
+    """Per unit and family from the tally: total and items per status."""
+    items = func.sum(ItemTally.items)
+    stmt = (
+        tally_select(
+            Unit.id,
+            Unit.code,
+            Unit.name,
+            Unit.name_en,
+            Requirement.family,
+            items.label("total"),
+            *(
+                func.sum(when((ItemTally.status == status, ItemTally.items), else_=0)).label(
+                    status.value
+                )
+                for status in ItemStatus
+            ),
+        )
+        .where(ItemTally.year == year)
+        .group_by(*_GROUP)
+        .having(items > 0)  # a tally row falls to zero when its last item moves on
+        .order_by(*_ORDER)
+    )
+    return stmt.where(scope) if scope is not None else stmt
+
+
+def _overdue_by_unit_family(
+    session: Session, *, year: int, today: date, scope: Any
+) -> dict[tuple[int, Family], int]:
+    """Overdue items per unit and family: owed and past due, few and indexed."""
+    stmt = (
+        select(ChecklistItem.unit_id, Requirement.family, func.count())
+        .join(Unit, Unit.id == ChecklistItem.unit_id)
+        .join(Requirement, Requirement.id == ChecklistItem.requirement_id)
+        .where(year_condition(year), ChecklistItem.is_overdue(today))
+        .group_by(ChecklistItem.unit_id, Requirement.family)
+    )
+    if scope is not None:
+        stmt = stmt.where(scope)
+    return {(unit_id, Family(family)): int(n) for unit_id, family, n in session.execute(stmt)}
+
+
+def _counted_figures(*, year: int, period: str, today: date, scope: Any) -> Any:
+    """Per unit and family, counted over a period's items (the tally keeps no periods)."""
     stmt = (
         select(
             Unit.id,
@@ -79,36 +140,33 @@ def unit_family_figures(
             Unit.name_en,
             Requirement.family,
             func.count(ChecklistItem.id).label("total"),
-            *status_columns,
+            *(
+                func.count(when((ChecklistItem.status == status, 1))).label(status.value)
+                for status in ItemStatus
+            ),
             func.count(when((ChecklistItem.is_overdue(today), 1))).label("overdue"),
         )
         .select_from(ChecklistItem)
         .join(Unit, Unit.id == ChecklistItem.unit_id)
         .join(Requirement, Requirement.id == ChecklistItem.requirement_id)
-        .where(year_condition(year))
-        .group_by(Unit.id, Unit.code, Unit.name, Unit.name_en, Unit.path, Requirement.family)
-        .order_by(Unit.path, Unit.id, Requirement.family)
+        .where(year_condition(year), ChecklistItem.period == period)
+        .group_by(*_GROUP)
+        .order_by(*_ORDER)
     )
-    if viewer is not None and not sees_all_units(viewer):
-        stmt = stmt.where(unit_scope(viewer))
-    if period:
-        stmt = stmt.where(ChecklistItem.period == period)
-    rows = []
-    for row in session.execute(stmt):
-        mapping = row._mapping
-        rows.append(
-            FigureRow(
-                unit_id=mapping["id"],
-                unit_code=mapping["code"],
-                unit_name=mapping["name"],
-                unit_name_en=mapping["name_en"],
-                family=Family(mapping["family"]),
-                total=int(mapping["total"]),
-                by_status={s.value: int(mapping[s.value] or 0) for s in ItemStatus},
-                overdue=int(mapping["overdue"] or 0),
-            )
-        )
-    return rows
+    return stmt.where(scope) if scope is not None else stmt
+
+
+def _figure_row(mapping: Any) -> FigureRow:
+    return FigureRow(
+        unit_id=mapping["id"],
+        unit_code=mapping["code"],
+        unit_name=mapping["name"],
+        unit_name_en=mapping["name_en"],
+        family=Family(mapping["family"]),
+        total=int(mapping["total"]),
+        by_status={s.value: int(mapping[s.value] or 0) for s in ItemStatus},
+        overdue=int(mapping["overdue"] or 0),
+    )
 
 
 def totals(rows: list[FigureRow]) -> dict[str, Any]:
