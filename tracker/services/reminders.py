@@ -289,8 +289,13 @@ class _Draft:
     user: _Person | None = None
     unit: Unit | None = None
     lines: dict[int, _Line] = field(default_factory=dict)
+    # The lines are another draft's too (the same waiting submissions for many inspectors):
+    # copied before this draft adds its own, so shared lines are sorted once per pass.
+    shared: bool = False
 
     def add(self, line: _Line) -> None:
+        if self.shared:
+            self.lines, self.shared = dict(self.lines), False
         self.lines.setdefault(line.item.id, line)
 
     @property
@@ -316,9 +321,13 @@ class _Outbox:
         self._user_draft(user, kind).add(line)
 
     def to_user_lines(self, user: _Person, kind: NotificationKind, lines: dict[int, _Line]) -> None:
-        """Many lines at once (by item id); lines already in the draft are kept."""
+        """Many lines at once (by item id), shared with other drafts; lines already in the draft
+        are kept."""
         draft = self._user_draft(user, kind)
-        draft.lines = {**lines, **draft.lines}
+        if draft.lines:
+            draft.lines, draft.shared = {**lines, **draft.lines}, False
+        else:
+            draft.lines, draft.shared = lines, True
 
     def to_unit(self, unit: Unit, line: _Line) -> None:
         draft = _Draft(
@@ -754,10 +763,22 @@ class _Renderer:
         self._rows: dict[tuple[int, str, bool], _Row] = {}
         self._notes: dict[tuple[str, int, date | None], str] = {}
         self._more: dict[int, str] = {}
+        self._sorted: dict[int, tuple[dict[int, _Line], list[_Line]]] = {}
+        self._subjects: dict[tuple[NotificationKind, int, int, int], tuple[str, str]] = {}
+
+    def sorted_lines(self, draft: _Draft) -> list[_Line]:
+        """The draft's lines, most urgent first; once for all drafts sharing their lines."""
+        if not draft.shared:
+            return sorted(draft.lines.values(), key=_sort_key)
+        key = id(draft.lines)
+        if key not in self._sorted:
+            # The dict is kept with its sorted lines, so its id cannot be reused meanwhile.
+            self._sorted[key] = (draft.lines, sorted(draft.lines.values(), key=_sort_key))
+        return self._sorted[key][1]
 
     def outbox_row(self, draft: _Draft, *, now: datetime) -> dict[str, Any]:
         """The values of the draft's `Notification` row."""
-        lines = sorted(draft.lines.values(), key=_sort_key)
+        lines = self.sorted_lines(draft)
         if draft.channel == NotificationChannel.DINGTALK:
             subject, text, html = self.unit_digest(draft, lines)
         else:
@@ -852,9 +873,22 @@ class _Renderer:
             )
         return sections
 
+    def subject_and_intro(self, kind: NotificationKind, lines: list[_Line]) -> tuple[str, str]:
+        """Translated once per kind and count: most digests list one or two items."""
+        overdue = soon = 0
+        if kind == NotificationKind.DIGEST:  # the only subject that counts per section
+            overdue = sum(1 for line in lines if line.section == OVERDUE)
+            soon = sum(1 for line in lines if line.section == DUE_SOON)
+        key = (kind, overdue, soon, len(lines))
+        if key not in self._subjects:
+            self._subjects[key] = _email_subject_and_intro(
+                kind, overdue=overdue, soon=soon, total=len(lines), policy=self.policy
+            )
+        return self._subjects[key]
+
     def email(self, draft: _Draft, lines: list[_Line]) -> tuple[str, str, str]:
         """Subject, plain text and HTML of one email."""
-        subject, intro = _email_subject_and_intro(draft.kind, lines, self.policy)
+        subject, intro = self.subject_and_intro(draft.kind, lines)
         with_assignee = draft.kind != NotificationKind.DIGEST
         context = {
             **self.email_context,
@@ -915,19 +949,17 @@ def _note(section: str, days: int, date_label: str) -> str:
 
 
 def _email_subject_and_intro(
-    kind: NotificationKind, lines: list[_Line], policy: ReminderPolicy
+    kind: NotificationKind, *, overdue: int, soon: int, total: int, policy: ReminderPolicy
 ) -> tuple[str, str]:
     """The email's subject and first paragraph, in the active (forced) locale."""
     if kind == NotificationKind.DIGEST:
-        overdue = sum(1 for line in lines if line.section == OVERDUE)
-        soon = sum(1 for line in lines if line.section == DUE_SOON)
         subject = _("Reminder: %(overdue)d overdue, %(soon)d due soon", overdue=overdue, soon=soon)
         intro = _("These checklist items need your attention.")
     elif kind == NotificationKind.ESCALATION_CHIEF:
         subject = ngettext(
             "Escalation: %(num)d item of your unit overdue more than %(days)d working days",
             "Escalation: %(num)d items of your unit overdue more than %(days)d working days",
-            len(lines),
+            total,
             days=policy.escalate_chief_after,
         )
         intro = _(
@@ -939,7 +971,7 @@ def _email_subject_and_intro(
         subject = ngettext(
             "Escalation: %(num)d item overdue more than %(days)d working days",
             "Escalation: %(num)d items overdue more than %(days)d working days",
-            len(lines),
+            total,
             days=policy.escalate_leaders_after,
         )
         intro = _(
@@ -950,7 +982,7 @@ def _email_subject_and_intro(
         subject = ngettext(
             "Review: %(num)d submission waiting more than %(days)d working days",
             "Review: %(num)d submissions waiting more than %(days)d working days",
-            len(lines),
+            total,
             days=policy.review_waiting_after,
         )
         intro = _(
