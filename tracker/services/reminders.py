@@ -763,22 +763,23 @@ class _Renderer:
         self._rows: dict[tuple[int, str, bool], _Row] = {}
         self._notes: dict[tuple[str, int, date | None], str] = {}
         self._more: dict[int, str] = {}
-        self._sorted: dict[int, tuple[dict[int, _Line], list[_Line]]] = {}
+        self._listings: dict[int, tuple[dict[int, _Line], tuple[list[_Line], list[int]]]] = {}
         self._subjects: dict[tuple[NotificationKind, int, int, int], tuple[str, str]] = {}
 
-    def sorted_lines(self, draft: _Draft) -> list[_Line]:
-        """The draft's lines, most urgent first; once for all drafts sharing their lines."""
+    def listing(self, draft: _Draft) -> tuple[list[_Line], list[int]]:
+        """The draft's lines, most urgent first, and their item ids; built once for all the
+        drafts sharing their lines (each inspector's message lists every waiting submission)."""
         if not draft.shared:
-            return sorted(draft.lines.values(), key=_sort_key)
+            return _listing(draft.lines)
         key = id(draft.lines)
-        if key not in self._sorted:
-            # The dict is kept with its sorted lines, so its id cannot be reused meanwhile.
-            self._sorted[key] = (draft.lines, sorted(draft.lines.values(), key=_sort_key))
-        return self._sorted[key][1]
+        if key not in self._listings:
+            # The dict is kept with its listing, so its id cannot be reused meanwhile.
+            self._listings[key] = (draft.lines, _listing(draft.lines))
+        return self._listings[key][1]
 
     def outbox_row(self, draft: _Draft, *, now: datetime) -> dict[str, Any]:
         """The values of the draft's `Notification` row."""
-        lines = self.sorted_lines(draft)
+        lines, item_ids = self.listing(draft)
         if draft.channel == NotificationChannel.DINGTALK:
             subject, text, html = self.unit_digest(draft, lines)
         else:
@@ -795,7 +796,7 @@ class _Renderer:
             "subject": subject[:300],
             "body_text": text,
             "body_html": html,
-            "item_ids": [line.item.id for line in lines],
+            "item_ids": item_ids,
             "next_attempt_at": now,
             "created_at": now,
         }
@@ -927,6 +928,11 @@ class _Renderer:
             if section.more:
                 out.append(f"- {_md(section.more_text)} {section.more_url}")
         return subject, "\n".join(out) + "\n", None
+
+
+def _listing(lines: dict[int, _Line]) -> tuple[list[_Line], list[int]]:
+    ordered = sorted(lines.values(), key=_sort_key)
+    return ordered, [line.item.id for line in ordered]
 
 
 # Where the rest of a long section can be read in full.
