@@ -2,9 +2,11 @@
 
 Storage-agnostic and database-agnostic: the caller records the returned `StoredUpload` (the Blob
 and Evidence rows) and commits. Nothing here reads a whole file into memory: one chunk at a time
-is hashed, inspected and written to a pending blob; ZIP and OLE2 containers are also spooled to a
-temporary file for their directory (see `filetypes`). Any refusal or error aborts the pending blob,
-so neither a blob nor a temporary file is left behind.
+is hashed, inspected and written to a pending blob (`UploadIntake`); ZIP and OLE2 containers are
+also spooled to a temporary file for their directory (see `filetypes`). Any refusal or error aborts
+the pending blob, so neither a blob nor a temporary file is left behind. A request may feed an
+intake while its body is parsed, so that each byte is written once (`receive_upload` then stores
+the intake as it is).
 """
 
 from __future__ import annotations
@@ -12,8 +14,10 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import BinaryIO
+from types import TracebackType
+from typing import Any, BinaryIO, Self
 
 from tracker.services.filetypes import (
     ContentInspector,
@@ -25,7 +29,7 @@ from tracker.services.filetypes import (
     UnsupportedFileType,
     printable_name,
 )
-from tracker.storage.base import BlobStorage
+from tracker.storage.base import BlobStateError, BlobStorage, PendingBlob
 
 __all__ = [
     "EmptyFile",
@@ -34,6 +38,7 @@ __all__ = [
     "FileTooLarge",
     "StoredUpload",
     "UnsupportedFileType",
+    "UploadIntake",
     "display_filename",
     "receive_upload",
     "sanitize_filename",
@@ -104,39 +109,135 @@ def display_filename(name: str) -> str:
     return _fit(text, chars=MAX_DISPLAY_NAME_CHARS) if text else sanitize_filename(name)
 
 
+class UploadIntake:
+    """One file's bytes as they arrive: size limit, content check, sha256 and a pending blob.
+
+    `write` takes the bytes in any chunks; `store` then commits the blob under its sha256 and
+    returns the `StoredUpload`; `close` (or leaving the `with` block) discards whatever was not
+    stored. With `defer_errors` a failure (a refusal, a full disk) does not escape `write`: the
+    blob is discarded at once, later bytes are ignored and `store` raises the failure. That is how
+    a request streams a file part here while it is still being parsed (see
+    `tracker.items.evidence_forms`), yet reports the refusal where the service receives the file,
+    after the checks that come first.
+    """
+
+    def __init__(
+        self, filename: str, *, storage: BlobStorage, max_bytes: int, defer_errors: bool = False
+    ) -> None:
+        if max_bytes <= 0:
+            raise ValueError("max_bytes must be positive")
+        self.filename = filename
+        self.storage = storage
+        self.max_bytes = max_bytes
+        self.size = 0
+        self._original = display_filename(filename)
+        self._safe = sanitize_filename(filename)
+        self._defer_errors = defer_errors
+        self._error: Exception | None = None
+        self._closed = False
+        self._digest = hashlib.sha256()
+        self._inspector = ContentInspector(self._original)
+        self._pending: PendingBlob | None = None
+        self._guarded(self._begin)
+
+    def _begin(self) -> None:
+        self._pending = self.storage.begin()
+
+    def write(self, chunk: bytes) -> int:
+        """Check, hash and store the next bytes (ignored once the file failed)."""
+        self._guarded(self._take, chunk)
+        return len(chunk)
+
+    def _take(self, chunk: bytes) -> None:
+        assert self._pending is not None  # _begin succeeded, or _guarded skips this
+        self.size += len(chunk)
+        if self.size > self.max_bytes:
+            raise FileTooLarge(self._original, limit=self.max_bytes)
+        self._inspector.feed(chunk)  # refuses as soon as the content allows
+        self._digest.update(chunk)
+        self._pending.write(chunk)
+
+    def _guarded(self, step: Callable[..., None], *args: Any) -> None:
+        """Run one step; on failure discard the blob, then raise or keep the error for `store`."""
+        if self._error is not None:
+            return
+        try:
+            step(*args)
+        except Exception as error:
+            self.close()
+            if not self._defer_errors:
+                raise
+            self._error = error
+
+    def store(self) -> StoredUpload:
+        """Commit the blob under its sha256; raises the file's failure (nothing is kept then)."""
+        if self._error is not None:
+            raise self._error
+        if self._closed:
+            raise BlobStateError("this upload was already stored or discarded")
+        assert self._pending is not None
+        try:
+            identification = self._inspector.finish()
+            sha256 = self._digest.hexdigest()
+            created = self._pending.commit(sha256)
+        finally:
+            self.close()
+        return StoredUpload(
+            sha256=sha256,
+            size=self.size,
+            content_type=identification.content_type,
+            file_type=identification.file_type,
+            original_filename=self._original,
+            safe_filename=self._safe,
+            deduplicated=not created,
+        )
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        """Werkzeug rewinds each file part it parsed: nothing to do, nothing is read back."""
+        return 0
+
+    def close(self) -> None:
+        """Discard the blob unless it was stored, and the content check's spool; idempotent."""
+        self._closed = True
+        try:
+            if self._pending is not None:
+                self._pending.abort()  # nothing happens once the blob is committed
+        finally:
+            self._inspector.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
 def receive_upload(
-    stream: BinaryIO,
+    stream: BinaryIO | UploadIntake,
     *,
     filename: str,
     storage: BlobStorage,
     max_bytes: int,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
 ) -> StoredUpload:
-    """Stream an upload into storage under its sha256; raises FileRefused and leaves nothing."""
+    """Stream an upload into storage under its sha256; raises FileRefused and leaves nothing.
+
+    `stream` may also be an `UploadIntake` that already received the bytes (a file part the
+    request streamed into storage): it is then stored as it is.
+    """
+    if isinstance(stream, UploadIntake):
+        if (stream.filename, stream.storage, stream.max_bytes) != (filename, storage, max_bytes):
+            raise ValueError("the upload was received for another name, storage or limit")
+        return stream.store()
     if max_bytes <= 0 or chunk_size <= 0:
         raise ValueError("max_bytes and chunk_size must be positive")
-    original = display_filename(filename)
-    safe = sanitize_filename(filename)
-    digest = hashlib.sha256()
-    size = 0
-    # Leaving either block by an exception aborts the pending blob and removes the spool.
-    with storage.begin() as pending, ContentInspector(original) as inspector:
+    # Leaving the block by an exception aborts the pending blob and removes the spool.
+    with UploadIntake(filename, storage=storage, max_bytes=max_bytes) as intake:
         while chunk := stream.read(chunk_size):
-            size += len(chunk)
-            if size > max_bytes:
-                raise FileTooLarge(original, limit=max_bytes)
-            inspector.feed(chunk)  # refuses as soon as the content allows
-            digest.update(chunk)
-            pending.write(chunk)
-        identification = inspector.finish()
-        sha256 = digest.hexdigest()
-        created = pending.commit(sha256)
-    return StoredUpload(
-        sha256=sha256,
-        size=size,
-        content_type=identification.content_type,
-        file_type=identification.file_type,
-        original_filename=original,
-        safe_filename=safe,
-        deduplicated=not created,
-    )
+            intake.write(chunk)
+        return intake.store()
