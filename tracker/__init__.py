@@ -30,6 +30,9 @@ def create_app(config: object | None = None) -> Flask:
     _register_extensions(app)
     _register_security(app)
     _register_blueprints(app)
+    from tracker.items.evidence_forms import EvidenceRequest  # uploads streamed into storage
+
+    app.request_class = EvidenceRequest
     _register_errors(app)
     _register_template_helpers(app)
     downloads.init_app(app)

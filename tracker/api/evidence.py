@@ -21,6 +21,7 @@ from tracker.api.openapi import operation
 from tracker.clock import now, today
 from tracker.extensions import db
 from tracker.guards import requires
+from tracker.items.evidence_forms import streams_files_to_storage
 from tracker.items.files import blob_storage, max_upload_bytes, send_evidence_file
 from tracker.models import ChecklistItem, Evidence, EvidenceKind
 from tracker.permissions import Permission, can_work_item
@@ -28,6 +29,7 @@ from tracker.services import evidence as evidence_service
 
 
 @bp.post("/items/<int:item_id>/evidence")
+@streams_files_to_storage
 @operation(
     summary="Upload evidence files to an item",
     tag="evidence",
@@ -77,8 +79,8 @@ def upload_evidence(item: ChecklistItem) -> tuple[Response, int]:
     occurred_on = parse_date(request.form.get("occurred_on"), "occurred_on", errors)
     note = clean_text(request.form.get("note"), "note", errors)
     errors.raise_if_any()
-    # Each part's stream goes to the service as it is: it is read in chunks (werkzeug spooled
-    # large parts to temporary files), never whole into memory.
+    # Each part's stream goes to the service as it is: a large request's parts were streamed into
+    # blob storage while parsed (EvidenceRequest), a small one's are read in chunks from memory.
     files = [(f.stream, f.filename or "") for f in request.files.getlist("file") if f]
     added = evidence_service.add_files(
         db.session,

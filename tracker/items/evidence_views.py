@@ -28,7 +28,12 @@ from tracker.clock import now
 from tracker.extensions import db
 from tracker.guards import authorize, requires
 from tracker.items import bp
-from tracker.items.evidence_forms import EvidenceLinkForm, EvidenceUploadForm, IndicatorValueForm
+from tracker.items.evidence_forms import (
+    EvidenceLinkForm,
+    EvidenceUploadForm,
+    IndicatorValueForm,
+    streams_files_to_storage,
+)
 from tracker.items.files import blob_storage, max_upload_bytes, send_evidence_file
 from tracker.items.page import item_panel, render_item_page
 from tracker.models import ChecklistItem, Evidence, EvidenceKind, RequirementKind, User
@@ -225,14 +230,15 @@ def _workable_item(item: ChecklistItem) -> ChecklistItem:
 
 
 @bp.post("/<int:item_id>/evidence")
+@streams_files_to_storage
 @requires(Permission.WORK_ITEMS, item_id=ChecklistItem, rule=can_work_item)
 def upload_evidence(item: ChecklistItem):
     _workable_item(item)
     form = EvidenceUploadForm()
     if not form.validate_on_submit():
         return _refused(item, _form_errors(form), 400, upload_form=form)
-    # Each file's stream is handed over as is: the service reads it in chunks (werkzeug has
-    # spooled large parts to temporary files, so nothing holds a whole file in memory).
+    # Each file's stream is handed over as is: a large request's files were streamed into blob
+    # storage while parsed (EvidenceRequest), a small one's are read in chunks from memory.
     files = [(f.stream, f.filename or "") for f in form.files.data or [] if f and f.filename]
     try:
         added = evidence_service.add_files(
