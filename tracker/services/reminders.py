@@ -23,7 +23,7 @@ from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time
 from operator import attrgetter
 from typing import Any
 
@@ -650,6 +650,7 @@ def _outbox_rows(
     Grouped by language: one switch of locale and one set of translated labels per language,
     instead of per message.
     """
+    now = now.astimezone(UTC)  # as the columns store it: converted once, not per row and column
     by_locale: dict[str, list[int]] = defaultdict(list)
     for index, draft in enumerate(drafts):
         by_locale[_locale_of(draft)].append(index)
