@@ -69,7 +69,11 @@ def _timezone() -> str:
 
 def _add_columns() -> None:
     with op.batch_alter_table("checklist_item") as batch:
-        batch.add_column(sa.Column("year", sa.Integer(), nullable=True))
+        # NOT NULL (every item has a period or a decided case: the tally misses none). Added
+        # with a default because SQLite adds a NOT NULL column only so (making it NOT NULL
+        # afterwards would rebuild the table, which its foreign keys refuse); the rows are
+        # filled below, PostgreSQL then drops the default, and the services always set it.
+        batch.add_column(sa.Column("year", sa.Integer(), nullable=False, server_default="0"))
         batch.add_column(sa.Column("last_submitted_on", sa.Date(), nullable=True))
     op.execute(
         "UPDATE checklist_item SET year = CAST(substr(period, 1, 4) AS INTEGER) "
@@ -80,9 +84,8 @@ def _add_columns() -> None:
         "1, 4) AS INTEGER) FROM enforcement_case c WHERE c.id = checklist_item.case_id) "
         "WHERE case_id IS NOT NULL"
     )
-    with op.batch_alter_table("checklist_item") as batch:
-        # Every item has a period or a (decided) case: the tally misses no item.
-        batch.alter_column("year", existing_type=sa.Integer(), nullable=False)
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("ALTER TABLE checklist_item ALTER COLUMN year DROP DEFAULT")
     zone = _timezone()
     if op.get_bind().dialect.name == "postgresql":
         op.execute(

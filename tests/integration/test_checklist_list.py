@@ -484,3 +484,22 @@ def test_the_checklist_is_fully_english_in_english(chief_client, world, db_sessi
     leftover = text.replace("中文", "")
     assert not CJK.search(leftover), CJK.findall(leftover)
     assert "My checklist" in text and "Due date" in text
+
+
+def test_a_long_list_is_read_in_due_order_with_the_same_rows(
+    chief_client, world, db_session, monkeypatch
+):
+    """Past LONG_LIST items the page is read along the due-date index (SQLite gets "+ 0" join
+    keys to that end); the rows and their order are those of a short list."""
+    from tracker.services import item_filters
+
+    made = [add_item(db_session, world.section, due=date(2026, 11, 10 + n % 5)) for n in range(6)]
+    db_session.commit()
+    short = listed(chief_client, year=2026)
+    monkeypatch.setattr(item_filters, "LONG_LIST", 3)
+    with count_statements() as counter:
+        long = listed(chief_client, year=2026)
+    assert long == short and set(long) == {i.id for i in made}
+    page_query = next(s for s in counter.statements if "ORDER BY checklist_item.due_date" in s)
+    sqlite = db_session.get_bind().dialect.name == "sqlite"
+    assert ("checklist_item.unit_id +" in page_query) is sqlite

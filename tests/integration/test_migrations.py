@@ -194,6 +194,17 @@ def test_0012_fills_years_local_dates_and_the_tally(scratch_database_url, tmp_pa
                 scope_key="case:1",
                 due_date=sa.text("'2024-06-20'"),
             )
+            # Rows referring to the items: the migration must not rebuild the item table,
+            # which SQLite's foreign keys refuse once such rows exist.
+            user = _insert(conn, tables.tables["user_account"], unit_id=unit, email="a@b.example")
+            _insert(
+                conn,
+                tables.tables["evidence"],
+                item_id=of_case,
+                uploaded_by_id=user,
+                kind="link",
+                url="https://example.org/",
+            )
         upgrade()
         with db.engine.connect() as conn:
             rows = {

@@ -56,7 +56,14 @@ from tracker.services import reviews as review_service
 from tracker.services import submissions as submission_service
 from tracker.services import tally
 from tracker.services.history import item_history
-from tracker.services.item_filters import OVERDUE, STATUS_FILTERS, period_code, status_condition
+from tracker.services.item_filters import (
+    LONG_LIST,
+    OVERDUE,
+    STATUS_FILTERS,
+    join_unit_and_requirement,
+    period_code,
+    status_condition,
+)
 
 MAX_PER_PAGE = 200
 DEFAULT_PER_PAGE = 50
@@ -174,12 +181,6 @@ def list_items() -> Response:
     conditions, kept = _list_conditions(errors, today_)
     errors.raise_if_any()
 
-    base = (
-        select(ChecklistItem)
-        .join(ChecklistItem.unit)
-        .join(ChecklistItem.requirement)
-        .where(*conditions)
-    )
     if kept is not None:  # summed from the tally rather than counting the items
         total = db.session.scalar(tally.tally_select(func.sum(ItemTally.items)).where(*kept))
     else:
@@ -190,8 +191,14 @@ def list_items() -> Response:
             .join(ChecklistItem.requirement)
             .where(*conditions)
         )
+    total = int(total or 0)
     # One query for the page, whatever its size: unit and requirement from the join,
     # case and assignee (with the assignee's unit) joined too.
+    base = join_unit_and_requirement(
+        select(ChecklistItem),
+        long_list=total >= LONG_LIST,
+        dialect=db.session.get_bind().dialect.name,
+    ).where(*conditions)
     items = db.session.scalars(
         base.options(
             contains_eager(ChecklistItem.unit),
@@ -203,7 +210,6 @@ def list_items() -> Response:
         .limit(per_page)
         .offset((page - 1) * per_page)
     ).all()
-    total = int(total or 0)
     last_page = max(1, -(-total // per_page))
     return jsonify(
         {

@@ -119,10 +119,13 @@ def index():
     )
 
     due_order = ChecklistItem.due_date.desc() if filters.sort == "-due" else ChecklistItem.due_date
+    total = tally.listed_total(counts, filters.status)
     stmt = (
-        select(ChecklistItem)
-        .join(ChecklistItem.unit)
-        .join(ChecklistItem.requirement)
+        item_filters.join_unit_and_requirement(
+            select(ChecklistItem),
+            long_list=total >= item_filters.LONG_LIST,
+            dialect=db.session.get_bind().dialect.name,
+        )
         .options(
             contains_eager(ChecklistItem.unit),
             contains_eager(ChecklistItem.requirement),
@@ -142,7 +145,7 @@ def index():
         error_out=False,
         count=False,  # the counts above give the total without counting the items again
     )
-    page.total = tally.listed_total(counts, filters.status)
+    page.total = total
 
     soon_limit = calendar.add_working_days(
         today_, current_app.config["TRACKER_DUE_SOON_WORKING_DAYS"]

@@ -158,3 +158,24 @@ def conditions(
     if with_status and filters.status:
         result.append(status_condition(filters.status, today))
     return result
+
+
+# A list at least this long (the tally gives its length before the page is read) is read in
+# due-date index order rather than fetched whole and sorted.
+LONG_LIST = 1000
+
+
+def join_unit_and_requirement(stmt: Any, *, long_list: bool, dialect: str) -> Any:
+    """The items of `stmt` joined with their unit and requirement, for a page in due order.
+
+    SQLite plans a scope's items unit by unit and sorts them all before taking a page: 90,000
+    rows for a city chief. For a long list the join keys get a "+ 0", which keeps SQLite from
+    driving the joins from the units (it cannot look the expression up in an index), so it
+    walks the (year, due date) index in page order and stops after the page. PostgreSQL
+    chooses that plan by itself; a short list is cheaper fetched and sorted.
+    """
+    unit_key: Any = ChecklistItem.unit_id
+    requirement_key: Any = ChecklistItem.requirement_id
+    if long_list and dialect == "sqlite":
+        unit_key, requirement_key = unit_key + 0, requirement_key + 0
+    return stmt.join(Unit, Unit.id == unit_key).join(Requirement, Requirement.id == requirement_key)
