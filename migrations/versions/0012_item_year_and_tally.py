@@ -13,10 +13,11 @@ request (200,000 for a city's year): their cost grew with the database. Now
 - `checklist_item.last_submitted_on` is the bureau-local date of `last_submitted_at` (the model
   keeps it), so "approved on time" is a comparison of two columns of the row;
 - `item_tally` holds, per (year, unit, requirement, status), how many items there are and how
-  many of them were approved on time. Database triggers keep it on every insert, delete and
+  many of them were approved on time, with the requirement's family (the dashboard groups by
+  it without joining the catalogue). Database triggers keep it on every insert, delete and
   change of those columns, whoever writes the row (services, bulk inserts, the bench
-  generator's COPY, a hand-written UPDATE), so it cannot drift from the items. `tracker verify`
-  recounts it.
+  generator's COPY, a hand-written UPDATE), and follow a requirement moved to another family,
+  so it cannot drift from the items. `tracker verify` recounts it.
 
 Existing rows are filled here: years from periods and cases, local dates with the configured
 timezone, the tally by one GROUP BY.
@@ -47,8 +48,11 @@ INDEXES = {
     "ix_checklist_item_due_date": ["due_date"],
 }
 # A unit subtree's tally rows (the primary key leads with the year), covering the sums.
-TALLY_INDEX = "ix_item_tally_unit"
-TALLY_INDEX_COLUMNS = ["unit_id", "year", "status", "requirement_id", "items", "on_time"]
+TALLY_INDEXES = {
+    "ix_item_tally_unit": ["unit_id", "year", "status", "requirement_id", "items", "on_time"],
+    # A year's rows per unit and family, covering the sums (the dashboard).
+    "ix_item_tally_year_family": ["year", "unit_id", "family", "status", "items", "on_time"],
+}
 
 # 1 when the row is an item approved on time: its approved round was sent by the end of the
 # due date, in the bureau's local time (last_submitted_on is that local date).
@@ -113,22 +117,27 @@ def _create_tally() -> None:
         sa.Column("unit_id", sa.Integer(), sa.ForeignKey("unit.id"), nullable=False),
         sa.Column("requirement_id", sa.Integer(), sa.ForeignKey("requirement.id"), nullable=False),
         sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("family", sa.String(16), nullable=False),
         sa.Column("items", sa.Integer(), nullable=False),
         sa.Column("on_time", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("year", "unit_id", "requirement_id", "status"),
     )
-    op.create_index(TALLY_INDEX, "item_tally", TALLY_INDEX_COLUMNS)
+    for name, columns in TALLY_INDEXES.items():
+        op.create_index(name, "item_tally", columns)
+    key = ", ".join(f"i.{c.strip()}" for c in TALLY_KEY.split(","))
     op.execute(
-        f"INSERT INTO item_tally ({TALLY_KEY}, items, on_time) "
-        f"SELECT {TALLY_KEY}, count(*), sum({ON_TIME.format(row='checklist_item')}) "
-        f"FROM checklist_item GROUP BY {TALLY_KEY}"
+        f"INSERT INTO item_tally ({TALLY_KEY}, family, items, on_time) "
+        f"SELECT {key}, r.family, count(*), sum({ON_TIME.format(row='i')}) "
+        f"FROM checklist_item i JOIN requirement r ON r.id = i.requirement_id "
+        f"GROUP BY {key}, r.family"
     )
 
 
 def _add_statement(row: str) -> str:
     return (
-        f"INSERT INTO item_tally ({TALLY_KEY}, items, on_time) "
-        f"SELECT {row}.year, {row}.unit_id, {row}.requirement_id, {row}.status, 1, "
+        f"INSERT INTO item_tally ({TALLY_KEY}, family, items, on_time) "
+        f"SELECT {row}.year, {row}.unit_id, {row}.requirement_id, {row}.status, "
+        f"(SELECT family FROM requirement WHERE id = {row}.requirement_id), 1, "
         f"{ON_TIME.format(row=row)} "
         f"WHERE true ON CONFLICT ({TALLY_KEY}) DO UPDATE SET items = item_tally.items + 1, "
         "on_time = item_tally.on_time + excluded.on_time"
@@ -145,6 +154,10 @@ def _remove_statement(row: str) -> str:
 
 def _changed() -> str:
     return " OR ".join(f"OLD.{c} IS DISTINCT FROM NEW.{c}" for c in TRACKED_COLUMNS)
+
+
+# A requirement moved to another family takes its tally rows along.
+FAMILY_MOVED = "UPDATE item_tally SET family = NEW.family WHERE requirement_id = NEW.id"
 
 
 def _create_triggers_postgresql() -> None:
@@ -171,6 +184,17 @@ def _create_triggers_postgresql() -> None:
         f"ON checklist_item FOR EACH ROW WHEN ({_changed()}) "
         "EXECUTE FUNCTION item_tally_keep()"
     )
+    op.execute(
+        f"""
+        CREATE FUNCTION item_tally_family() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN {FAMILY_MOVED}; RETURN NULL; END $$
+        """
+    )
+    op.execute(
+        "CREATE TRIGGER item_tally_family AFTER UPDATE OF family ON requirement "
+        "FOR EACH ROW WHEN (OLD.family IS DISTINCT FROM NEW.family) "
+        "EXECUTE FUNCTION item_tally_family()"
+    )
 
 
 def _create_triggers_sqlite() -> None:
@@ -188,6 +212,10 @@ def _create_triggers_sqlite() -> None:
         f"ON checklist_item WHEN {changed} "
         f"BEGIN {_remove_statement('OLD')}; {_add_statement('NEW')}; END"
     )
+    op.execute(
+        "CREATE TRIGGER item_tally_family AFTER UPDATE OF family ON requirement "
+        f"WHEN OLD.family IS NOT NEW.family BEGIN {FAMILY_MOVED}; END"
+    )
 
 
 def upgrade():
@@ -203,13 +231,20 @@ def upgrade():
 
 
 def downgrade():
-    for trigger in ("item_tally_insert", "item_tally_delete", "item_tally_update"):
+    triggers = {
+        "item_tally_insert": "checklist_item",
+        "item_tally_delete": "checklist_item",
+        "item_tally_update": "checklist_item",
+        "item_tally_family": "requirement",
+    }
+    for trigger, table in triggers.items():
         if op.get_bind().dialect.name == "postgresql":
-            op.execute(f"DROP TRIGGER {trigger} ON checklist_item")
+            op.execute(f"DROP TRIGGER {trigger} ON {table}")
         else:
             op.execute(f"DROP TRIGGER {trigger}")
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP FUNCTION item_tally_keep()")
+        op.execute("DROP FUNCTION item_tally_family()")
     op.drop_table("item_tally")
     for name in INDEXES:
         op.drop_index(name, table_name="checklist_item")

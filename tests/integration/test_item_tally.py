@@ -135,8 +135,25 @@ def test_verify_reports_a_tally_that_drifted(db_session, bureau, app):
     db_session.execute(update(ItemTally).values(items=ItemTally.items + 1))
     problems = list(tally.iter_problems(db_session))
     assert len(problems) == 1
-    assert "expected 1 items (0 on time), found 2 (0)" in problems[0].describe()
+    assert "expected 1 items (0 on time, publicity), found 2 (0, publicity)" in (
+        problems[0].describe()
+    )
     from tracker.storage import storage_from_config
 
     report = verification.verify(db_session, storage_from_config(app.config))
     assert not report.ok and report.tally_problems == problems
+
+
+def test_a_requirement_moved_to_another_family_takes_its_counts_along(db_session, bureau):
+    from tracker.models import Requirement
+    from tracker.models.catalogue import Family
+
+    item = make_item(db_session, unit=bureau.section, period="2026-Q1")
+    requirement = db_session.get(Requirement, item.requirement_id)
+    requirement.family = Family.LAW_STUDY
+    db_session.flush()
+    family = db_session.scalar(
+        select(ItemTally.family).where(ItemTally.requirement_id == requirement.id)
+    )
+    assert Family(family) == Family.LAW_STUDY
+    assert_consistent(db_session)

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tracker.models.base import Base, UTCDateTime, str_enum, utcnow
 from tracker.models.case import Case
-from tracker.models.catalogue import Requirement, RequirementVersion
+from tracker.models.catalogue import Family, Requirement, RequirementVersion
 from tracker.models.unit import Unit
 
 if TYPE_CHECKING:
@@ -209,11 +209,16 @@ class ItemTally(Base):
         Index(
             "ix_item_tally_unit", "unit_id", "year", "status", "requirement_id", "items", "on_time"
         ),
+        # A year's rows per unit and family, covering the sums (the dashboard).
+        Index(
+            "ix_item_tally_year_family", "year", "unit_id", "family", "status", "items", "on_time"
+        ),
     )
 
     year: Mapped[int] = mapped_column(primary_key=True)
     unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"), primary_key=True)
     requirement_id: Mapped[int] = mapped_column(ForeignKey("requirement.id"), primary_key=True)
     status: Mapped[ItemStatus] = mapped_column(str_enum(ItemStatus), primary_key=True)
+    family: Mapped[Family] = mapped_column(str_enum(Family))  # the requirement's, kept with it
     items: Mapped[int] = mapped_column()
     on_time: Mapped[int] = mapped_column()

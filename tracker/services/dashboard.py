@@ -17,12 +17,13 @@ from sqlalchemy import case as when
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, contains_eager, joinedload
 
-from tracker.models import ChecklistItem, ItemStatus, ItemTally, Requirement, User
+from tracker.models import ChecklistItem, ItemStatus, ItemTally, Requirement, Unit, User
 from tracker.models.catalogue import Family
 from tracker.models.checklist import OWED_STATUSES
 from tracker.permissions import Permission, has_permission
 from tracker.review.queue import queue_statement
-from tracker.services import figures, item_filters, tally
+from tracker.scoping import unit_scope
+from tracker.services import figures, item_filters
 from tracker.services.calendar import WorkingCalendar
 from tracker.services.figures import FigureRow
 from tracker.services.item_filters import ItemFilters
@@ -155,15 +156,18 @@ def _on_time_kept(
 ) -> dict[Family, tuple[int, int]]:
     approved = ItemTally.status == ItemStatus.APPROVED
     kept = (
-        tally.tally_select(
-            Requirement.family,
+        select(
+            ItemTally.family,
             func.sum(ItemTally.on_time),
             func.sum(when((approved, ItemTally.items), else_=0)),
         )
-        .where(*tally.conditions(session, filters, user=viewer))
-        .group_by(Requirement.family)
+        .where(ItemTally.year == filters.year)
+        .group_by(ItemTally.family)
         .having(func.sum(ItemTally.items) > 0)
     )
+    scope = unit_scope(viewer)
+    if scope is not None:
+        kept = kept.where(ItemTally.unit_id.in_(select(Unit.id).where(scope)))
     late = (
         select(Requirement.family, func.count())
         .select_from(ChecklistItem)
@@ -172,9 +176,12 @@ def _on_time_kept(
         .where(ChecklistItem.status.in_(NOT_APPROVED), ChecklistItem.due_date < today)
         .group_by(Requirement.family)
     )
-    late_by_family = dict(session.execute(_scoped(session, late, filters, viewer, today)).all())
+    late_by_family = {
+        Family(f): int(n)
+        for f, n in session.execute(_scoped(session, late, filters, viewer, today))
+    }
     return {
-        Family(family): (int(on_time or 0), int(done or 0) + int(late_by_family.get(family, 0)))
+        Family(family): (int(on_time or 0), int(done or 0) + late_by_family.get(Family(family), 0))
         for family, on_time, done in session.execute(kept)
     }
 

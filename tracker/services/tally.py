@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tracker.models import ChecklistItem, ItemStatus, ItemTally, Requirement, Unit, User
+from tracker.models.catalogue import Family
 from tracker.services import item_filters
 from tracker.services.item_filters import OVERDUE, ItemFilters
 
@@ -120,22 +121,26 @@ def listed_total(counts: dict[str, int], status: str) -> int:
 # ---------------------------------------------------------------- verify
 
 
+Counts = tuple[int, int, str]  # items, on time, family
+
+
 @dataclass(frozen=True)
 class TallyProblem:
     key: Key
-    expected: tuple[int, int]  # items, on time: counted from the items
-    found: tuple[int, int]  # kept in the tally
+    expected: Counts  # counted from the items
+    found: Counts  # kept in the tally
 
     def describe(self) -> str:
         year, unit_id, requirement_id, status = self.key
         return (
             f"item tally: year {year}, unit {unit_id}, requirement {requirement_id}, {status}: "
-            f"expected {self.expected[0]} items ({self.expected[1]} on time), "
-            f"found {self.found[0]} ({self.found[1]})"
+            f"expected {self.expected[0]} items ({self.expected[1]} on time, "
+            f"{self.expected[2] or '-'}), found {self.found[0]} ({self.found[1]}, "
+            f"{self.found[2] or '-'})"
         )
 
 
-def recount(session: Session) -> dict[Key, tuple[int, int]]:
+def recount(session: Session) -> dict[Key, Counts]:
     """The tally as the items give it, by one GROUP BY."""
     on_time = func.sum(when((ChecklistItem.approved_on_time, 1), else_=0))
     rows = session.execute(
@@ -144,36 +149,45 @@ def recount(session: Session) -> dict[Key, tuple[int, int]]:
             ChecklistItem.unit_id,
             ChecklistItem.requirement_id,
             ChecklistItem.status,
+            Requirement.family,
             func.count(),
             on_time,
-        ).group_by(
+        )
+        .join(Requirement, Requirement.id == ChecklistItem.requirement_id)
+        .group_by(
             ChecklistItem.year,
             ChecklistItem.unit_id,
             ChecklistItem.requirement_id,
             ChecklistItem.status,
+            Requirement.family,
         )
     )
-    return {(y, u, r, ItemStatus(s).value): (int(n), int(o or 0)) for y, u, r, s, n, o in rows}
+    return {
+        (y, u, r, ItemStatus(s).value): (int(n), int(o or 0), Family(f).value)
+        for y, u, r, s, f, n, o in rows
+    }
 
 
 def iter_problems(session: Session) -> Iterator[TallyProblem]:
     """Every tally row that differs from the items' recount (rows at zero count as absent)."""
     expected = recount(session)
     kept = {
-        (y, u, r, ItemStatus(s).value): (int(n), int(o))
-        for y, u, r, s, n, o in session.execute(
+        (y, u, r, ItemStatus(s).value): (int(n), int(o), Family(f).value)
+        for y, u, r, s, f, n, o in session.execute(
             select(
                 ItemTally.year,
                 ItemTally.unit_id,
                 ItemTally.requirement_id,
                 ItemTally.status,
+                ItemTally.family,
                 ItemTally.items,
                 ItemTally.on_time,
             )
         )
         if n or o
     }
+    absent: Counts = (0, 0, "")
     for key in sorted(expected.keys() | kept.keys()):
-        want, have = expected.get(key, (0, 0)), kept.get(key, (0, 0))
+        want, have = expected.get(key, absent), kept.get(key, absent)
         if want != have:
             yield TallyProblem(key, want, have)
