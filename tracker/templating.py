@@ -8,7 +8,6 @@ from flask import Flask, current_app
 from flask_babel import format_date, format_datetime
 from flask_login import current_user
 
-from tracker.extensions import db
 from tracker.i18n import current_locale
 from tracker.permissions import (
     NAV_GROUPS,
@@ -17,7 +16,7 @@ from tracker.permissions import (
     has_permission,
     navigation_menu,
 )
-from tracker.review.queue import waiting_count
+from tracker.review.queue import waiting_in_this_request
 
 
 def long_date(value: date | datetime | None) -> str:
@@ -45,12 +44,6 @@ def weekday(value: date) -> str:
     return format_date(value, "EEE")
 
 
-def _review_waiting() -> int | None:
-    if not getattr(current_user, "is_authenticated", False):
-        return None
-    return waiting_count(db.session, current_user)
-
-
 def register_template_helpers(app: Flask) -> None:
     app.jinja_env.filters["long_date"] = long_date
     app.jinja_env.filters["weekday"] = weekday
@@ -62,7 +55,7 @@ def register_template_helpers(app: Flask) -> None:
             "navigation_menu": navigation_menu(current_user),
             "nav_group_labels": NAV_GROUPS,
             # Shown as a badge on the review-queue entry; one COUNT, for reviewers only.
-            "review_waiting": _review_waiting(),
+            "review_waiting": waiting_in_this_request(),
             "can": lambda permission: has_permission(current_user, Permission(permission)),
             "role_label": lambda role: ROLE_LABELS.get(role, role),
             "current_locale": current_locale(),

@@ -118,3 +118,16 @@ def test_the_queue_costs_a_fixed_number_of_statements(
         )
     db_session.commit()
     assert cost() == small
+
+
+def test_the_unfiltered_queue_counts_its_items_once(inspector_client, waiting):
+    """The menu's waiting count is the unfiltered queue's total: one count for both."""
+    with count_statements() as counter:
+        body = page(inspector_client.get("/review/"))
+    counts = [s for s in counter.statements if "count(" in s.lower()]
+    assert len(counts) == 1
+    waiting_badge = body.select_one("#review-waiting")
+    assert waiting_badge is not None and waiting_badge.get_text(strip=True) == str(len(waiting))
+    with count_statements() as counter:
+        page(inspector_client.get("/review/?family=publicity"))
+    assert len([s for s in counter.statements if "count(" in s.lower()]) == 2

@@ -10,9 +10,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from flask import g
+from flask_login import current_user
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, contains_eager, joinedload
 
+from tracker.extensions import db
 from tracker.models import (
     ChecklistItem,
     InspectorExclusion,
@@ -76,3 +79,13 @@ def next_in_queue(session: Session, user: User, *, after: ChecklistItem) -> Chec
     """The oldest waiting item other than the one just decided."""
     stmt = queue_statement(user).where(ChecklistItem.id != after.id)
     return session.scalars(stmt.limit(1)).first()
+
+
+def waiting_in_this_request() -> int | None:
+    """`waiting_count` for the signed-in user, counted once per request: the menu shows it and
+    the unfiltered review queue uses it as its total."""
+    if not getattr(current_user, "is_authenticated", False):
+        return None
+    if "review_waiting" not in g:
+        g.review_waiting = waiting_count(db.session, current_user)
+    return g.review_waiting

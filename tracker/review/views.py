@@ -13,7 +13,7 @@ from tracker.guards import requires
 from tracker.models.catalogue import FAMILY_LABELS, Family
 from tracker.permissions import Permission
 from tracker.review import bp
-from tracker.review.queue import QueueFilters, queue_statement
+from tracker.review.queue import QueueFilters, queue_statement, waiting_in_this_request
 from tracker.scoping import scoped_units, unit_choices
 from tracker.services.holidays import load_calendar
 
@@ -43,12 +43,16 @@ def queue():
         period=args.get("period", "").strip()[:8] or None,
         submitted_before=submitted_before,
     )
+    unfiltered = filters == QueueFilters()
     page = db.paginate(
         queue_statement(current_user, filters),
         page=args.get("page", 1, type=int) or 1,
         per_page=current_app.config["PER_PAGE"],
         error_out=False,
+        count=not unfiltered,  # unfiltered, the total is the menu's waiting count
     )
+    if unfiltered:
+        page.total = waiting_in_this_request()
     today_ = today()
     clock = get_clock()
     rows = [
