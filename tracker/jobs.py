@@ -79,6 +79,17 @@ def _dispatch(session: Session, now: datetime) -> dict:
     return dispatch_due(session, now)
 
 
+TEMP_FILE_AGE = timedelta(hours=24)  # an upload in progress keeps touching its file
+
+
+def _clean_storage(_session: Session, _now: datetime) -> dict:
+    """Remove the temporary files of uploads a killed process left in blob storage."""
+    from tracker.storage import storage_from_config
+
+    removed = storage_from_config(current_app.config).cleanup_temp(TEMP_FILE_AGE)
+    return {"temporary_files_removed": removed}
+
+
 def job_table() -> list[Job]:
     """Every scheduled job of the application, in the order a tick runs them.
 
@@ -90,6 +101,7 @@ def job_table() -> list[Job]:
         Job("generate_items", daily_at(1, 0), _generate_items),
         Job("reminders", daily_at(reminder_hour), _reminders),
         Job("dispatch", every_minute, _dispatch, once_per_slot=False),
+        Job("clean_storage", daily_at(2, 30), _clean_storage),
     ]
 
 

@@ -114,4 +114,28 @@ def test_the_job_table_runs_items_reminders_then_dispatch(app):
         ("generate_items", True),
         ("reminders", True),
         ("dispatch", False),
+        ("clean_storage", True),
     ]
+
+
+def test_storage_cleaning_removes_only_stale_temporary_files(app, db_session):
+    """A killed upload leaves its pending file in the store: the nightly job removes it once
+    nobody has written to it for a day; an upload in progress keeps its file."""
+    import os
+
+    from tracker.storage import storage_from_config
+
+    storage = storage_from_config(app.config)
+    stale, fresh = storage.begin(), storage.begin()
+    for pending in (stale, fresh):
+        pending.write(b"%PDF-1.7 partial")
+    stale_path, fresh_path = stale.temp_path, fresh.temp_path
+    day_and_more = (datetime.now() - timedelta(hours=25)).timestamp()
+    os.utime(stale_path, (day_and_more, day_and_more))
+    outcomes = jobs.run_due_jobs(
+        local(2, 30), [j for j in jobs.job_table() if j.name == "clean_storage"]
+    )
+    assert [(o.status, o.summary) for o in outcomes] == [("done", {"temporary_files_removed": 1})]
+    assert storage.temp_files() == [fresh_path] and not stale_path.exists()
+    stale.abort()  # what the killed process would have done: its file is gone already
+    fresh.abort()
