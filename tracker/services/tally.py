@@ -1,7 +1,8 @@
 """Item counts read from `item_tally` instead of counting a year's items on every request.
 
 The database keeps the tally (migration 0012: triggers on checklist_item), per year, unit,
-requirement and status, with how many of those items were approved on time. A page whose filters
+requirement and status, with how many of those items were approved on time and the requirement's
+family (the dashboard sums it without the catalogue: services/figures.py). A page whose filters
 are only the viewer's scope, a year, a unit, a family or a search in the requirement's text reads
 a few thousand tally rows instead of up to 200,000 items; other filters (period, assignee, due
 window) fall back to counting the items. What depends on today's date (overdue, past due) is
