@@ -14,14 +14,14 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
-from sqlalchemy import DateTime, and_, func, literal, select
+from sqlalchemy import DateTime, and_, case, func, literal, select, type_coerce
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.functions import FunctionElement
@@ -186,8 +186,19 @@ def on_time_rate(on_time: int, due_or_done: int) -> float | None:
 # ---------------------------------------------------------------- rows
 
 
-@dataclass(frozen=True, slots=True)
-class LedgerRow:
+class Labels:
+    """The fixed words of a file in one language: looked up once per export, not once a cell."""
+
+    def __init__(self, locale: str) -> None:
+        pick = 1 if _en(locale) else 0
+        self.en = pick == 1
+        self.families = {family: names[pick] for family, names in FAMILY_NAMES.items()}
+        self.statuses = {status: names[pick] for status, names in STATUS_NAMES.items()}
+        self.yes = YES_NO[True][pick]
+        self.no = YES_NO[False][pick]
+
+
+class LedgerRow(NamedTuple):
     id: int
     code: str
     title_zh: str
@@ -208,33 +219,53 @@ class LedgerRow:
     on_time: bool
     value: Decimal | None
 
-    def values(self, locale: str) -> dict[str, Any]:
-        """The row's cells by column key, in the file's language."""
-        en = _en(locale)
-        pick = 1 if en else 0
-        return {
-            "id": self.id,
-            "code": self.code,
-            "title": self.title_en if en else self.title_zh,
-            "family": FAMILY_NAMES[self.family][pick],
-            "unit": (self.unit_name_en or self.unit_name) if en else self.unit_name,
-            "scope": self.case_no or self.period or "",
-            "due_date": self.due_date,
-            "provisional": YES_NO[self.provisional][pick] if self.provisional else "",
-            "status": STATUS_NAMES[self.status][pick],
-            "overdue": YES_NO[True][pick] if self.overdue else "",
-            "assignee": self.assignee or "",
-            "submitted_on": self.submitted_on,
-            "approved_on": self.approved_on,
-            "on_time": YES_NO[self.on_time][pick] if self.status == ItemStatus.APPROVED else "",
-            "value": None if self.value is None else float(self.value),
-        }
+    def cells(self, labels: Labels) -> list[Any]:
+        """The row's cells in COLUMNS order, in the labels' language; None where a cell is empty.
+
+        Typed text (code, title, unit, scope, officer) is given as typed: each writer makes it
+        safe in its own way.
+        """
+        en = labels.en
+        return [
+            self.id,
+            self.code,
+            self.title_en if en else self.title_zh,
+            labels.families[self.family],
+            (self.unit_name_en or self.unit_name) if en else self.unit_name,
+            self.case_no or self.period or None,
+            self.due_date,
+            labels.yes if self.provisional else None,
+            labels.statuses[self.status],
+            labels.yes if self.overdue else None,
+            self.assignee or None,
+            self.submitted_on,
+            self.approved_on,
+            (labels.yes if self.on_time else labels.no)
+            if self.status == ItemStatus.APPROVED
+            else None,
+            None if self.value is None else float(self.value),
+        ]
+
+
+# Positions of typed text in LedgerRow.cells: code, title, unit, scope, officer.
+TEXT_CELLS = (1, 2, 4, 5, 10)
 
 
 def export_statement(conds: list[Any], *, today: date, timezone: str, sort: str = "due") -> Any:
-    """One SELECT of plain columns (no ORM objects) for the rows under `conds`."""
+    """One SELECT of plain columns (no ORM objects) for the rows under `conds`.
+
+    The approval time and the counted value are looked up only for the rows that show them
+    (approved items; items of count requirements), and the instants come back as the driver
+    gives them: `iter_rows` turns them into local dates itself.
+    """
     assignee = aliased(User)
-    last_value = (
+    approved_at = (
+        select(func.max(Review.decided_at))
+        .where(Review.item_id == ChecklistItem.id, Review.decision == ReviewDecision.APPROVE)
+        .correlate(ChecklistItem)
+        .scalar_subquery()
+    )
+    counted_value = (
         select(Submission.value)
         .where(Submission.item_id == ChecklistItem.id)
         .correlate(ChecklistItem)
@@ -242,12 +273,14 @@ def export_statement(conds: list[Any], *, today: date, timezone: str, sort: str 
         .limit(1)
         .scalar_subquery()
     )
-    approved_at = (
-        select(func.max(Review.decided_at))
-        .where(Review.item_id == ChecklistItem.id, Review.decision == ReviewDecision.APPROVE)
-        .correlate(ChecklistItem)
-        .scalar_subquery()
+    # An indicator's value is the item's own; a count's is its latest round's; a task has none.
+    value = case(
+        (Requirement.kind == RequirementKind.INDICATOR, ChecklistItem.value),
+        (Requirement.kind == RequirementKind.COUNT, counted_value),
     )
+    # Instants as the driver reads them, not through UTCDateTime's per-row conversion:
+    # iter_rows converts them to local dates anyway.
+    instant = DateTime(timezone=True)
     due_order = ChecklistItem.due_date.desc() if sort == "-due" else ChecklistItem.due_date
     return (
         select(
@@ -266,11 +299,12 @@ def export_statement(conds: list[Any], *, today: date, timezone: str, sort: str 
             ChecklistItem.status,
             ChecklistItem.is_overdue(today).label("overdue"),
             assignee.name.label("assignee"),
-            last_submitted_at().label("submitted_at"),
-            approved_at.label("approved_at"),
+            type_coerce(last_submitted_at(), instant).label("submitted_at"),
+            type_coerce(
+                case((ChecklistItem.status == ItemStatus.APPROVED, approved_at)), instant
+            ).label("approved_at"),
             on_time_condition(timezone).label("on_time"),
-            ChecklistItem.value,
-            last_value.label("last_value"),
+            value.label("value"),
         )
         .select_from(ChecklistItem)
         .join(ChecklistItem.unit)
@@ -285,7 +319,7 @@ def export_statement(conds: list[Any], *, today: date, timezone: str, sort: str 
 def _local_date(instant: datetime | None, zone: ZoneInfo) -> date | None:
     if instant is None:
         return None
-    if instant.tzinfo is None:  # SQLite hands back naive UTC for a raw subquery column
+    if instant.tzinfo is None:  # SQLite keeps no zone: stored instants are UTC
         instant = instant.replace(tzinfo=UTC)
     return instant.astimezone(zone).date()
 
@@ -296,33 +330,50 @@ def iter_rows(
     """The ledger rows, fetched BATCH at a time."""
     zone = ZoneInfo(timezone)
     stmt = export_statement(conds, today=today, timezone=timezone, sort=sort)
-    result = session.execute(stmt.execution_options(yield_per=BATCH))
-    for r in result:
-        status = ItemStatus(r.status)
-        kind = RequirementKind(r.kind)
-        value = r.value if kind == RequirementKind.INDICATOR else r.last_value
-        if kind == RequirementKind.TASK:
-            value = None
+    # Executed on the session's connection, not through the ORM: the rows are plain columns,
+    # and the ORM's handling of each row cost more than half a second for a city's year.
+    result = session.connection().execute(stmt.execution_options(yield_per=BATCH))
+    for (
+        item_id,
+        code,
+        title_zh,
+        title_en,
+        family,
+        kind,
+        unit_name,
+        unit_name_en,
+        period,
+        case_no,
+        due_date,
+        provisional,
+        status,
+        overdue,
+        assignee,
+        submitted_at,
+        approved_at,
+        on_time,
+        value,
+    ) in result:
         yield LedgerRow(
-            id=r.id,
-            code=r.code,
-            title_zh=r.title_zh,
-            title_en=r.title_en,
-            family=Family(r.family),
-            kind=kind,
-            unit_name=r.name,
-            unit_name_en=r.name_en,
-            period=r.period,
-            case_no=r.case_no,
-            due_date=r.due_date,
-            provisional=bool(r.due_provisional),
-            status=status,
-            overdue=bool(r.overdue),
-            assignee=r.assignee,
-            submitted_on=_local_date(r.submitted_at, zone),
-            approved_on=_local_date(r.approved_at, zone) if status == ItemStatus.APPROVED else None,
-            on_time=bool(r.on_time),
-            value=value,
+            item_id,
+            code,
+            title_zh,
+            title_en,
+            family,
+            kind,
+            unit_name,
+            unit_name_en,
+            period,
+            case_no,
+            due_date,
+            bool(provisional),
+            status,
+            bool(overdue),
+            assignee,
+            _local_date(submitted_at, zone),
+            _local_date(approved_at, zone),
+            bool(on_time),  # NULL when nothing was submitted
+            value,
         )
 
 
@@ -428,6 +479,36 @@ def _text_cell(ws: Any, value: str) -> Any:
     return cell
 
 
+TEXT_CACHE = 20_000  # distinct texts remembered: codes, titles, units and officers all fit
+_UNSEEN = object()
+
+
+class _SheetText:
+    """Typed text as cells of one sheet. The same few thousand codes, titles, unit and officer
+    names come back on every row, so each is cleaned once and remembered (in a cache the
+    workbook's sheets share); text that starts like a formula gets a cell of its own each time.
+    """
+
+    def __init__(self, ws: Any, known: dict[str | None, Any]) -> None:
+        self.ws = ws
+        self.known = known
+
+    def cells(self, cells: list[Any]) -> list[Any]:
+        """The row's cells with its typed text made safe (in place)."""
+        known = self.known
+        for index in TEXT_CELLS:
+            value = cells[index]
+            safe = known.get(value, _UNSEEN)
+            cells[index] = self._first_seen(value) if safe is _UNSEEN else safe
+        return cells
+
+    def _first_seen(self, value: str) -> Any:
+        cell = _text_cell(self.ws, value)
+        if isinstance(cell, str) and len(self.known) < TEXT_CACHE:
+            self.known[value] = cell or None  # nothing left: an empty cell
+        return cell or None
+
+
 def _close_filter(ws: Any, width: int, rows: int) -> None:
     ws.auto_filter.ref = f"A1:{get_column_letter(width)}{rows + 1}"
 
@@ -440,38 +521,34 @@ def write_xlsx(
     locale: str = "zh_CN",
     families: Iterable[Family] | None = None,
 ) -> Summary:
-    """A summary sheet, then one sheet per family; returns the summary it wrote."""
+    """A summary sheet, then one sheet per family; returns the summary it wrote.
+
+    Empty cells are left out rather than written as empty text (a reader sees no difference),
+    and the fixed words come from `Labels`: openpyxl's own work per cell is most of the time.
+    """
     en = _en(locale)
+    labels = Labels(locale)
     families = list(families or Family)
     workbook = Workbook(write_only=True)
     summary_ws = workbook.create_sheet(_sheet_title("Summary" if en else "汇总"))
+    known: dict[str | None, Any] = {None: None}
     sheets = {}
     for family in families:
         ws = workbook.create_sheet(_sheet_title(family_name(family, locale)))
         _header(ws, COLUMNS, locale)
-        sheets[family] = ws
+        sheets[family] = _SheetText(ws, known)
     counts = dict.fromkeys(families, 0)
-    keys = [c[0] for c in COLUMNS]
     summary = Summary()
     for row in rows:
-        ws = sheets.get(row.family)
-        if ws is None:  # a family outside the chosen ones cannot come from the query
+        sheet = sheets.get(row.family)
+        if sheet is None:  # a family outside the chosen ones cannot come from the query
             continue
         summary.add(row, today)
-        values = row.values(locale)
-        cells = []
-        for key in keys:
-            value = values[key]
-            # Dates go in as plain values: openpyxl gives them DATE_FORMAT (yyyy-mm-dd) itself,
-            # and a styled WriteOnlyCell per date cost a tenth of the export's time.
-            if isinstance(value, str):
-                cells.append(_text_cell(ws, value))
-            else:
-                cells.append(value)
-        ws.append(cells)
+        # Dates go in as plain values: openpyxl gives them DATE_FORMAT (yyyy-mm-dd) itself.
+        sheet.ws.append(sheet.cells(row.cells(labels)))
         counts[row.family] += 1
-    for family, ws in sheets.items():
-        _close_filter(ws, len(COLUMNS), counts[family])
+    for family, sheet in sheets.items():
+        _close_filter(sheet.ws, len(COLUMNS), counts[family])
 
     _header(summary_ws, SUMMARY_COLUMNS, locale)
     lines = [(family_name(f, locale), summary.families[f]) for f in families]
@@ -490,10 +567,18 @@ def write_xlsx(
 # ---------------------------------------------------------------- CSV
 
 
+def _csv_cell(value: Any) -> Any:
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, str):
+        return safe_text(value)
+    return value  # numbers; None is written as an empty field
+
+
 def iter_csv(rows: Iterable[LedgerRow], *, locale: str = "zh_CN") -> Iterator[bytes]:
     """UTF-8 CSV with a BOM (so Excel reads the Chinese), a chunk of lines at a time."""
     pick = 2 if _en(locale) else 1
-    keys = [c[0] for c in COLUMNS]
+    labels = Labels(locale)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow([c[pick] for c in COLUMNS])
@@ -502,17 +587,7 @@ def iter_csv(rows: Iterable[LedgerRow], *, locale: str = "zh_CN") -> Iterator[by
     buffer.truncate()
     pending = 0
     for row in rows:
-        values = row.values(locale)
-        writer.writerow(
-            [
-                v.isoformat()
-                if isinstance(v, date)
-                else safe_text(v)
-                if isinstance(v, str)
-                else ("" if v is None else v)
-                for v in (values[k] for k in keys)
-            ]
-        )
+        writer.writerow([_csv_cell(v) for v in row.cells(labels)])
         pending += 1
         if pending >= 500:
             yield buffer.getvalue().encode()
