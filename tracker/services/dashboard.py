@@ -26,7 +26,7 @@ from tracker.scoping import unit_scope
 from tracker.services import figures, item_filters
 from tracker.services.calendar import WorkingCalendar
 from tracker.services.figures import FigureRow
-from tracker.services.item_filters import ItemFilters
+from tracker.services.item_filters import ItemFilters, year_condition
 from tracker.services.ledger import last_submitted_at, on_time_condition, on_time_rate
 from tracker.services.periods import Period
 
@@ -168,18 +168,21 @@ def _on_time_kept(
     scope = unit_scope(viewer)
     if scope is not None:
         kept = kept.where(ItemTally.unit_id.in_(select(Unit.id).where(scope)))
+    # Not approved and past due: few, read from the (status, year, due date) index.
     late = (
         select(Requirement.family, func.count())
         .select_from(ChecklistItem)
-        .join(ChecklistItem.unit)
         .join(ChecklistItem.requirement)
-        .where(ChecklistItem.status.in_(NOT_APPROVED), ChecklistItem.due_date < today)
+        .where(
+            year_condition(filters.year),
+            ChecklistItem.status.in_(NOT_APPROVED),
+            ChecklistItem.due_date < today,
+        )
         .group_by(Requirement.family)
     )
-    late_by_family = {
-        Family(f): int(n)
-        for f, n in session.execute(_scoped(session, late, filters, viewer, today))
-    }
+    if scope is not None:
+        late = late.where(ChecklistItem.unit_id.in_(select(Unit.id).where(scope)))
+    late_by_family = {Family(f): int(n) for f, n in session.execute(late)}
     return {
         Family(family): (int(on_time or 0), int(done or 0) + late_by_family.get(Family(family), 0))
         for family, on_time, done in session.execute(kept)
