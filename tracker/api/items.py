@@ -196,7 +196,7 @@ def list_items() -> Response:
     # case and assignee (with the assignee's unit) joined too.
     base = join_unit_and_requirement(
         select(ChecklistItem),
-        long_list=total >= LONG_LIST,
+        items_first=total >= LONG_LIST,
         dialect=db.session.get_bind().dialect.name,
     ).where(*conditions)
     items = db.session.scalars(

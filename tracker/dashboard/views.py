@@ -110,6 +110,7 @@ def _group(rows: list[FigureRow], *, by: str, locale: str) -> list[Figures]:
 def _bars(groups: list[Figures], base: dict[str, Any]) -> list[dict[str, Any]]:
     """The chart's bars: one segment per stored status and the overdue share, each a link."""
     bars = []
+    labels = {status: str(STATUS_LABELS[status]) for status in SEGMENTS}  # translated once
     for group in groups:
         args = {**base, group.key: group.value}
         bars.append(
@@ -121,7 +122,7 @@ def _bars(groups: list[Figures], base: dict[str, Any]) -> list[dict[str, Any]]:
                 "segments": [
                     {
                         "status": status.value,
-                        "label": str(STATUS_LABELS[status]),
+                        "label": labels[status],
                         "count": group.by_status.get(status, 0),
                         "href": _items_url(args, status=status.value),
                     }

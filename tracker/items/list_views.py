@@ -123,7 +123,7 @@ def index():
     stmt = (
         item_filters.join_unit_and_requirement(
             select(ChecklistItem),
-            long_list=total >= item_filters.LONG_LIST,
+            items_first=total >= item_filters.LONG_LIST,
             dialect=db.session.get_bind().dialect.name,
         )
         .options(

@@ -192,15 +192,17 @@ def _on_time_kept(
 # ---------------------------------------------------------------- item lists
 
 
-def _item_list(stmt: Any) -> Any:
-    return (
-        stmt.join(ChecklistItem.unit)
-        .join(ChecklistItem.requirement)
-        .options(
-            contains_eager(ChecklistItem.unit),
-            contains_eager(ChecklistItem.requirement),
-            joinedload(ChecklistItem.case),  # the scope label of case items
-        )
+def _items_joined(session: Session, stmt: Any) -> Any:
+    """Owed items with their unit and requirement, read from the items' own indexes."""
+    dialect = session.get_bind().dialect.name
+    return item_filters.join_unit_and_requirement(stmt, items_first=True, dialect=dialect)
+
+
+def _item_list(session: Session, stmt: Any) -> Any:
+    return _items_joined(session, stmt).options(
+        contains_eager(ChecklistItem.unit),
+        contains_eager(ChecklistItem.requirement),
+        joinedload(ChecklistItem.case),  # the scope label of case items
     )
 
 
@@ -220,14 +222,12 @@ def due_soon(session: Session, *, today: date, calendar: WorkingCalendar, viewer
     owed = ChecklistItem.status.in_([s.value for s in OWED_STATUSES])
     conds = item_filters.conditions(session, filters, user=viewer, today=today, calendar=calendar)
     count = session.scalar(
-        select(func.count(ChecklistItem.id))
-        .select_from(ChecklistItem)
-        .join(ChecklistItem.unit)
-        .join(ChecklistItem.requirement)
-        .where(*conds, owed)
+        _items_joined(
+            session, select(func.count(ChecklistItem.id)).select_from(ChecklistItem)
+        ).where(*conds, owed)
     )
     items = session.scalars(
-        _item_list(select(ChecklistItem))
+        _item_list(session, select(ChecklistItem))
         .where(*conds, owed)
         .order_by(ChecklistItem.due_date, Requirement.code, ChecklistItem.id)
         .limit(LIST_LIMIT)
@@ -255,7 +255,7 @@ def longest_overdue(
     viewer: User,
 ) -> list[OverdueItem]:
     """The 10 items overdue the longest (earliest due date first), with their working-day lag."""
-    stmt = _item_list(select(ChecklistItem)).where(ChecklistItem.is_overdue(today))
+    stmt = _item_list(session, select(ChecklistItem)).where(ChecklistItem.is_overdue(today))
     stmt = _scoped(session, stmt, _filters(year, period), viewer, today)
     items = session.scalars(
         stmt.order_by(ChecklistItem.due_date, Requirement.code, ChecklistItem.id).limit(LIST_LIMIT)

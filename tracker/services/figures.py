@@ -77,10 +77,22 @@ def unit_family_figures(
         return [_figure_row(row._mapping) for row in session.execute(counted)]
     overdue = _overdue_by_unit_family(session, year=year, today=today, scope=scope)
     rows = []
-    for row in session.execute(_kept_figures(year=year, scope=scope)):
-        mapping = dict(row._mapping)
-        mapping["overdue"] = overdue.get((mapping["id"], Family(mapping["family"])), 0)
-        rows.append(_figure_row(mapping))
+    for unit_id, code, name, name_en, family_value, total, *counts in session.execute(
+        _kept_figures(year=year, scope=scope)
+    ):
+        family = Family(family_value)
+        rows.append(
+            FigureRow(
+                unit_id=unit_id,
+                unit_code=code,
+                unit_name=name,
+                unit_name_en=name_en,
+                family=family,
+                total=int(total),
+                by_status=dict(zip(STATUS_VALUES, map(int, counts), strict=True)),
+                overdue=overdue.get((unit_id, family), 0),
+            )
+        )
     return rows
 
 
@@ -119,7 +131,7 @@ def _kept_figures(*, year: int, scope: Any) -> Any:
             Unit.name_en,
             sums.c.family,
             sums.c.total,
-            *(sums.c[status.value] for status in ItemStatus),
+            *(sums.c[status] for status in STATUS_VALUES),
         )
         .join(sums, sums.c.unit_id == Unit.id)
         .order_by(Unit.path, Unit.id, sums.c.family)
@@ -184,7 +196,7 @@ def _figure_row(mapping: Any) -> FigureRow:
 def totals(rows: list[FigureRow]) -> dict[str, Any]:
     """The rows added up: total, per status, overdue and the completion rate."""
     total = sum(r.total for r in rows)
-    by_status = {s.value: sum(r.by_status.get(s.value, 0) for r in rows) for s in ItemStatus}
+    by_status = {s: sum(r.by_status.get(s, 0) for r in rows) for s in STATUS_VALUES}
     approved = by_status[ItemStatus.APPROVED.value]
     return {
         "total": total,

@@ -165,17 +165,19 @@ def conditions(
 LONG_LIST = 1000
 
 
-def join_unit_and_requirement(stmt: Any, *, long_list: bool, dialect: str) -> Any:
-    """The items of `stmt` joined with their unit and requirement, for a page in due order.
+def join_unit_and_requirement(stmt: Any, *, items_first: bool, dialect: str) -> Any:
+    """The items of `stmt` joined with their unit and requirement.
 
-    SQLite plans a scope's items unit by unit and sorts them all before taking a page: 90,000
-    rows for a city chief. For a long list the join keys get a "+ 0", which keeps SQLite from
-    driving the joins from the units (it cannot look the expression up in an index), so it
-    walks the (year, due date) index in page order and stops after the page. PostgreSQL
-    chooses that plan by itself; a short list is cheaper fetched and sorted.
+    `items_first`: have SQLite read the items through their own indexes and look each one's
+    unit and requirement up, rather than drive the joins from the units, probing each unit's
+    items and sorting them all before taking a page (90,000 rows for a city chief's list; 300
+    probes for a bureau-wide one). The join keys get a "+ 0", which SQLite cannot look up in an
+    index. For a long page in due order it then walks the (year, due date) index and stops
+    after the page; for owed items it reads the (status, due date) index. PostgreSQL chooses
+    such plans by itself; a short list is cheaper fetched and sorted.
     """
     unit_key: Any = ChecklistItem.unit_id
     requirement_key: Any = ChecklistItem.requirement_id
-    if long_list and dialect == "sqlite":
+    if items_first and dialect == "sqlite":
         unit_key, requirement_key = unit_key + 0, requirement_key + 0
     return stmt.join(Unit, Unit.id == unit_key).join(Requirement, Requirement.id == requirement_key)
