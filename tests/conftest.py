@@ -24,6 +24,7 @@ from tracker import create_app
 from tracker.config import TestConfig
 from tracker.extensions import db
 from tracker.models import Role, User
+from tracker.storage.local import LocalBlobStorage
 
 PG_ENV = "TRACKER_TEST_DATABASE_URL"
 
@@ -137,6 +138,15 @@ def signed_in_client(app: Flask, user: User) -> FlaskClient:
         session["_user_id"] = user.get_id()
         session["_fresh"] = True
     return client
+
+
+@pytest.fixture
+def blobs(app: Flask, tmp_path: Path, monkeypatch) -> LocalBlobStorage:
+    """The app's storage, in a folder of this test only (the app itself lives for the session)."""
+    root = tmp_path / "blobs"
+    monkeypatch.setitem(app.config, "TRACKER_STORAGE", "local")
+    monkeypatch.setitem(app.config, "TRACKER_STORAGE_PATH", str(root))
+    return LocalBlobStorage(root)
 
 
 @pytest.fixture

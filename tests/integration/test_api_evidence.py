@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -16,7 +15,6 @@ from tests.factories import T0, make_item
 from tests.unit.test_filetypes import pdf_bytes, png_bytes
 from tracker.models import AuditEvent, Evidence, ItemStatus, Role
 from tracker.services import api_tokens
-from tracker.storage import LocalBlobStorage
 
 EXE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00" + b"PE\x00\x00" + b"\x00" * 4000
 
@@ -25,14 +23,6 @@ def bearer_for(db_session, user) -> dict[str, str]:
     _token, secret = api_tokens.create(db_session, actor=None, user=user, name="t", now=T0)
     db_session.commit()
     return {"Authorization": f"Bearer {secret}"}
-
-
-@pytest.fixture
-def blobs(app, tmp_path: Path, monkeypatch) -> LocalBlobStorage:
-    root = tmp_path / "blobs"
-    monkeypatch.setitem(app.config, "TRACKER_STORAGE", "local")
-    monkeypatch.setitem(app.config, "TRACKER_STORAGE_PATH", str(root))
-    return LocalBlobStorage(root)
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import io
 from datetime import date
-from pathlib import Path
 from urllib.parse import quote
 
 import pytest
@@ -28,15 +27,6 @@ EXE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00" + b"PE\x00\x
 
 def sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-@pytest.fixture
-def blobs(app, tmp_path: Path, monkeypatch) -> LocalBlobStorage:
-    """The app's storage, in a folder of this test only (the app itself lives for the session)."""
-    root = tmp_path / "blobs"
-    monkeypatch.setitem(app.config, "TRACKER_STORAGE", "local")
-    monkeypatch.setitem(app.config, "TRACKER_STORAGE_PATH", str(root))
-    return LocalBlobStorage(root)
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-from pathlib import Path
 
 import flask
 import pytest
@@ -27,7 +26,7 @@ from tests.unit.test_filetypes import pdf_bytes
 from tracker.items.evidence_forms import IN_MEMORY_BODY
 from tracker.models import AuditEvent, ItemStatus, Role
 from tracker.services import api_tokens
-from tracker.storage.local import LocalBlobStorage, LocalPendingBlob
+from tracker.storage.local import LocalPendingBlob
 
 MIB = 1 << 20
 
@@ -55,14 +54,6 @@ def web_upload(client, item_id: int, *files: tuple[bytes, str], **fields):
 def api_upload(client, item_id: int, headers: dict, *files: tuple[bytes, str], **fields):
     sent = body("file", list(files), fields)
     return client.post(f"/api/v1/items/{item_id}/evidence", headers=headers, **sent)
-
-
-@pytest.fixture
-def blobs(app, tmp_path: Path, monkeypatch) -> LocalBlobStorage:
-    root = tmp_path / "blobs"
-    monkeypatch.setitem(app.config, "TRACKER_STORAGE", "local")
-    monkeypatch.setitem(app.config, "TRACKER_STORAGE_PATH", str(root))
-    return LocalBlobStorage(root)
 
 
 @pytest.fixture

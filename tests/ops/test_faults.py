@@ -17,7 +17,6 @@ import hashlib
 import io
 import os
 import sqlite3
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -226,14 +225,6 @@ def test_database_down_before_the_user_is_even_loaded(isolated):
 
 
 @pytest.fixture
-def blobs(app, tmp_path: Path, monkeypatch) -> LocalBlobStorage:
-    root = tmp_path / "blobs"
-    monkeypatch.setitem(app.config, "TRACKER_STORAGE", "local")
-    monkeypatch.setitem(app.config, "TRACKER_STORAGE_PATH", str(root))
-    return LocalBlobStorage(root)
-
-
-@pytest.fixture
 def full_disk(monkeypatch):
     """The disk fills up after `room` more bytes: writes past it fail with ENOSPC."""
 
@@ -357,7 +348,8 @@ def test_full_disk_when_the_blob_is_made_durable_leaves_no_file(tmp_path, monkey
 def test_full_disk_while_the_request_body_is_spooled_is_507(
     app, chief_client, client, db_session, bureau, clock, blobs, monkeypatch
 ):
-    """Werkzeug spools large uploads to a temporary file first: ENOSPC there is a full disk too."""
+    """Werkzeug spools a request body to a temporary file (the upload views stream large ones
+    into blob storage instead, see test_upload_streaming.py): ENOSPC there is a full disk too."""
     item = make_item(db_session, unit=bureau.section)
     _token, secret = api_tokens.create(
         db_session, actor=None, user=bureau.user(Role.CHIEF), name="t", now=T0
