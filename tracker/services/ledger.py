@@ -320,39 +320,21 @@ def iter_rows(
     # Executed on the session's connection, not through the ORM: the rows are plain columns,
     # and the ORM's handling of each row cost more than half a second for a city's year.
     result = session.connection().execute(stmt.execution_options(yield_per=BATCH))
-    for (
-        item_id,
-        code,
-        title_zh,
-        title_en,
-        family,
-        kind,
-        unit_name,
-        unit_name_en,
-        period,
-        case_no,
-        due_date,
-        provisional,
-        status,
-        overdue,
-        assignee,
-        submitted_at,
-        approved_at,
-        on_time,
-        value,
-    ) in result:
+    for row in result:
+        # The first columns are the row's as they are (id … due date); the rest need a type.
+        (
+            *plain,
+            provisional,
+            status,
+            overdue,
+            assignee,
+            submitted_at,
+            approved_at,
+            on_time,
+            value,
+        ) = row
         yield LedgerRow(
-            item_id,
-            code,
-            title_zh,
-            title_en,
-            family,
-            kind,
-            unit_name,
-            unit_name_en,
-            period,
-            case_no,
-            due_date,
+            *plain,
             bool(provisional),
             status,
             bool(overdue),
