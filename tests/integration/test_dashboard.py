@@ -484,3 +484,43 @@ def test_the_unit_figures_come_a_page_at_a_time(app, db_session, bureau, clock):
         total = soup.select_one("#summary [data-summary=total]")
         assert total is not None and int(total["data-count"]) == len(units)
     assert first.select_one(".pagination a[href*='page=2']") is not None
+
+
+@pytest.mark.parametrize("period", [None, "2026-Q4"])
+@pytest.mark.parametrize("viewer_role", [None, Role.CHIEF])
+def test_family_figures_and_a_page_of_units_agree_with_the_unit_rows(
+    db_session, bureau, world, period, viewer_role
+):
+    """The page asks for family totals and one page of units; both must equal the full unit x
+    family rows (which the API returns) summed, for every viewer and with a period."""
+    from tracker.services import figures
+
+    viewer = bureau.user(viewer_role) if viewer_role else None
+    counted = {"year": 2026, "today": TODAY, "viewer": viewer, "period": period}
+    full = figures.unit_family_figures(db_session, **counted)
+    assert full  # the world has items of every unit in 2026 and in its last quarter
+
+    families = figures.family_figures(db_session, **counted)
+    expected: dict[Family, list[int]] = {}
+    for row in full:
+        sums = expected.setdefault(row.family, [0, 0, 0, 0, 0, 0])
+        for i, value in enumerate([row.total, row.overdue, *row.by_status.values()]):
+            sums[i] += value
+    assert {
+        row.family: [row.total, row.overdue, *row.by_status.values()] for row in families
+    } == expected
+    assert [row.family for row in families] == [f for f in Family if f in expected]
+    assert figures.totals(families) == figures.totals(full)
+    if period is None:  # the on-time count kept by the tally, per family
+        shown = in_view(world.rows, unit_ids={row.unit_id for row in full})
+        kept = {family: sum(r.on_time for r in shown if r.family == family) for family in expected}
+        assert {row.family: row.on_time for row in families} == kept
+
+    unit_ids = figures.units_with_items(db_session, year=2026, viewer=viewer, period=period)
+    assert unit_ids == list(dict.fromkeys(row.unit_id for row in full))  # tree order, once each
+    for start in range(0, len(unit_ids), 2):  # pages of two units
+        some = unit_ids[start : start + 2]
+        assert figures.unit_family_figures(db_session, **counted, unit_ids=some) == [
+            row for row in full if row.unit_id in some
+        ]
+    assert figures.unit_family_figures(db_session, **counted, unit_ids=[]) == []

@@ -20,11 +20,11 @@ from tracker.extensions import db
 from tracker.guards import requires
 from tracker.i18n import current_locale
 from tracker.models import ItemStatus
-from tracker.models.catalogue import FAMILY_LABELS, Family
+from tracker.models.catalogue import FAMILY_LABELS
 from tracker.models.checklist import STATUS_LABELS
 from tracker.permissions import Permission, sees_all_units
 from tracker.services import dashboard, figures
-from tracker.services.figures import MAX_YEAR, MIN_YEAR, FigureRow
+from tracker.services.figures import MAX_YEAR, MIN_YEAR, FamilyRow, FigureRow
 from tracker.services.holidays import load_calendar
 from tracker.services.item_filters import OVERDUE
 
@@ -44,7 +44,7 @@ class Figures:
     by_status: dict[str, int] = field(default_factory=dict)
     overdue: int = 0
 
-    def add(self, row: FigureRow) -> None:
+    def add(self, row: FigureRow | FamilyRow) -> None:
         self.total += row.total
         for status, count in row.by_status.items():
             self.by_status[status] = self.by_status.get(status, 0) + count
@@ -68,14 +68,14 @@ UNITS_PER_PAGE = 25  # rows of the unit chart and table: a city has hundreds of 
 
 
 class UnitPage(Pagination):
-    """One page of the per-unit figures (already aggregated, so sliced from a list)."""
+    """One page of the units with items: their ids (in tree order) sliced from a list."""
 
     def _query_items(self) -> list[Any]:
-        groups = self._query_args["groups"]
-        return groups[self._query_offset : self._query_offset + self.per_page]
+        unit_ids = self._query_args["unit_ids"]
+        return unit_ids[self._query_offset : self._query_offset + self.per_page]
 
     def _query_count(self) -> int:
-        return len(self._query_args["groups"])
+        return len(self._query_args["unit_ids"])
 
 
 def _items_url(base: dict[str, Any], **more: Any) -> str:
@@ -90,21 +90,23 @@ def _items_url(base: dict[str, Any], **more: Any) -> str:
     return f"{g.items_index_url}?{urlencode(args)}" if args else g.items_index_url
 
 
-def _group(rows: list[FigureRow], *, by: str, locale: str) -> list[Figures]:
-    """The unit x family rows summed per unit (tree order) or per family (catalogue order)."""
-    groups: dict[Any, Figures] = {}
-    if by == "family":
-        for family in Family:
-            groups[family] = Figures("family", family.value, str(FAMILY_LABELS[family]))
+def _by_unit(rows: list[FigureRow], *, locale: str) -> list[Figures]:
+    """The unit x family rows summed per unit, in their (tree) order."""
+    groups: dict[int, Figures] = {}
     for row in rows:
-        if by == "unit":
-            key = row.unit_id
-            if key not in groups:
-                groups[key] = Figures("unit", str(key), row.unit_display_name(locale))
-        else:
-            key = row.family
-        groups[key].add(row)
+        if row.unit_id not in groups:
+            groups[row.unit_id] = Figures("unit", str(row.unit_id), row.unit_display_name(locale))
+        groups[row.unit_id].add(row)
     return [g for g in groups.values() if g.total]
+
+
+def _by_family(rows: list[FamilyRow]) -> list[Figures]:
+    groups = []
+    for row in rows:
+        group = Figures("family", row.family.value, str(FAMILY_LABELS[row.family]))
+        group.add(row)
+        groups.append(group)
+    return [g for g in groups if g.total]
 
 
 def _bars(groups: list[Figures], base: dict[str, Any]) -> list[dict[str, Any]]:
@@ -148,17 +150,26 @@ def index():
     calendar = load_calendar(db.session)
     session = db.session
 
-    rows = dashboard.completion_rows(
-        session, year=year, period=period, today=today_, viewer=current_user
-    )
-    base = {"year": year, **({"period": period} if period else {})}
-    by_family = _group(rows, by="family", locale=locale)
+    counted = {"year": year, "period": period, "today": today_, "viewer": current_user}
+    family_rows = figures.family_figures(session, **counted)
     unit_page = UnitPage(
-        groups=_group(rows, by="unit", locale=locale), per_page=UNITS_PER_PAGE, error_out=False
+        unit_ids=figures.units_with_items(session, year=year, period=period, viewer=current_user),
+        per_page=UNITS_PER_PAGE,
+        error_out=False,
     )
-    by_unit = unit_page.items
+    by_unit = _by_unit(
+        figures.unit_family_figures(session, **counted, unit_ids=unit_page.items), locale=locale
+    )
+    by_family = _by_family(family_rows)
+    base = {"year": year, **({"period": period} if period else {})}
     overall_on_time, family_on_time = dashboard.on_time_by_family(
-        session, year=year, period=period, today=today_, timezone=timezone, viewer=current_user
+        session,
+        year=year,
+        period=period,
+        today=today_,
+        timezone=timezone,
+        viewer=current_user,
+        families=family_rows,
     )
     soon = dashboard.due_soon(session, today=today_, calendar=calendar, viewer=current_user)
     overdue = dashboard.longest_overdue(
@@ -176,7 +187,7 @@ def index():
         today=today_,
         bureau_wide=sees_all_units(current_user),
         base=base,
-        totals=figures.totals(rows),
+        totals=figures.totals(family_rows),
         by_family=by_family,
         by_unit=by_unit,
         unit_page=unit_page,

@@ -9,6 +9,7 @@ date or instant boundaries computed from it, never one query per item.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
@@ -17,15 +18,15 @@ from sqlalchemy import case as when
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, contains_eager, joinedload
 
-from tracker.models import ChecklistItem, ItemStatus, ItemTally, Requirement, Unit, User
+from tracker.models import ChecklistItem, ItemStatus, Requirement, Unit, User
 from tracker.models.catalogue import Family
 from tracker.models.checklist import OWED_STATUSES
 from tracker.permissions import Permission, has_permission
 from tracker.review.queue import queue_statement
 from tracker.scoping import unit_scope
-from tracker.services import figures, item_filters
+from tracker.services import item_filters
 from tracker.services.calendar import WorkingCalendar
-from tracker.services.figures import FigureRow
+from tracker.services.figures import FamilyRow
 from tracker.services.item_filters import ItemFilters, year_condition
 from tracker.services.ledger import last_submitted_at, on_time_condition, on_time_rate
 from tracker.services.periods import Period
@@ -36,7 +37,6 @@ __all__ = [
     "Backlog",
     "FamilyOnTime",
     "OverdueItem",
-    "completion_rows",
     "due_soon",
     "longest_overdue",
     "on_time_by_family",
@@ -73,18 +73,6 @@ def _scoped(
     return stmt.where(*item_filters.conditions(session, filters, user=viewer, today=today, **kw))
 
 
-# ---------------------------------------------------------------- completion
-
-
-def completion_rows(
-    session: Session, *, year: int, period: str | None, today: date, viewer: User
-) -> list[FigureRow]:
-    """Per unit and family: total, per status, overdue (one GROUP BY, shared with the API)."""
-    return figures.unit_family_figures(
-        session, year=year, today=today, viewer=viewer, period=period
-    )
-
-
 # ---------------------------------------------------------------- on time
 
 
@@ -109,17 +97,20 @@ def on_time_by_family(
     today: date,
     timezone: str,
     viewer: User,
+    families: Sequence[FamilyRow],
 ) -> tuple[FamilyOnTime, list[FamilyOnTime]]:
     """The on-time rate overall and per family, by the ledger's definition.
 
-    Without a period: approved and on-time counts from the tally, plus the items not approved
-    and past their due date (few, indexed). With one: one GROUP BY over the period's items.
+    Without a period: approved and on-time counts as the tally keeps them, read from the
+    page's family figures (`figures.family_figures`, the same scan of the tally), plus the
+    items not approved and past their due date (few, indexed). With a period: one GROUP BY
+    over the period's items.
     """
     filters = _filters(year, period)
     if period:
         counts = _on_time_counted(session, filters, today=today, timezone=timezone, viewer=viewer)
     else:
-        counts = _on_time_kept(session, filters, today=today, viewer=viewer)
+        counts = _on_time_kept(session, filters, today=today, viewer=viewer, families=families)
     rows = [FamilyOnTime(family, on_time, due) for family, (on_time, due) in sorted(counts.items())]
     overall = FamilyOnTime(None, sum(r.on_time for r in rows), sum(r.due_or_done for r in rows))
     return overall, rows
@@ -152,22 +143,14 @@ def _on_time_counted(
 
 
 def _on_time_kept(
-    session: Session, filters: ItemFilters, *, today: date, viewer: User
+    session: Session,
+    filters: ItemFilters,
+    *,
+    today: date,
+    viewer: User,
+    families: Sequence[FamilyRow],
 ) -> dict[Family, tuple[int, int]]:
-    approved = ItemTally.status == ItemStatus.APPROVED
-    kept = (
-        select(
-            ItemTally.family,
-            func.sum(ItemTally.on_time),
-            func.sum(when((approved, ItemTally.items), else_=0)),
-        )
-        .where(ItemTally.year == filters.year)
-        .group_by(ItemTally.family)
-        .having(func.sum(ItemTally.items) > 0)
-    )
     scope = unit_scope(viewer)
-    if scope is not None:
-        kept = kept.where(ItemTally.unit_id.in_(select(Unit.id).where(scope)))
     # Not approved and past due: few, read from the (status, year, due date) index.
     late = (
         select(Requirement.family, func.count())
@@ -184,8 +167,11 @@ def _on_time_kept(
         late = late.where(ChecklistItem.unit_id.in_(select(Unit.id).where(scope)))
     late_by_family = {Family(f): int(n) for f, n in session.execute(late)}
     return {
-        Family(family): (int(on_time or 0), int(done or 0) + late_by_family.get(Family(family), 0))
-        for family, on_time, done in session.execute(kept)
+        row.family: (
+            row.on_time or 0,
+            row.by_status[ItemStatus.APPROVED.value] + late_by_family.get(row.family, 0),
+        )
+        for row in families
     }
 
 

@@ -1,12 +1,14 @@
 """Dashboard figures: items per unit and requirement family for a year, aggregated in SQL.
 
-Two GROUP BY queries whatever the number of items (the year's tally rows, and its overdue
-items), scoped to the units the viewer may see. The JSON API's `/dashboard` and the dashboard
-page use it.
+Each figure is a GROUP BY whatever the number of items: over the year's tally rows plus its few
+overdue items, or, for a period (which the tally does not keep), over the period's items.
+Scoped to the units the viewer may see. The JSON API's `/dashboard` and the dashboard page
+use it; the page asks for the family totals and for one page of units at a time.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -21,7 +23,14 @@ from tracker.permissions import sees_all_units
 from tracker.scoping import unit_scope
 from tracker.services.item_filters import year_condition
 
-__all__ = ["FigureRow", "totals", "unit_family_figures"]
+__all__ = [
+    "FamilyRow",
+    "FigureRow",
+    "family_figures",
+    "totals",
+    "unit_family_figures",
+    "units_with_items",
+]
 
 STATUS_VALUES = tuple(s.value for s in ItemStatus)  # read once: Enum.value is slow per row
 MIN_YEAR = 2000
@@ -56,6 +65,32 @@ class FigureRow:
         return self.unit_name
 
 
+@dataclass(frozen=True)
+class FamilyRow:
+    """The items of one family in the year, over every unit in scope."""
+
+    family: Family
+    total: int
+    by_status: dict[str, int]
+    overdue: int
+    # Approved on time, as the tally keeps it (None for a period: the tally keeps no periods).
+    on_time: int | None = None
+
+
+def _scope(viewer: User | None) -> Any:
+    """The viewer's unit condition; None when he sees every unit (or for jobs, viewer None)."""
+    return unit_scope(viewer) if viewer is not None and not sees_all_units(viewer) else None
+
+
+def _narrowed(stmt: Any, unit_id: Any, *, scope: Any, unit_ids: Collection[int] | None) -> Any:
+    """`stmt` kept to the units in scope and, when given, to `unit_ids`."""
+    if scope is not None:
+        stmt = stmt.where(unit_id.in_(select(Unit.id).where(scope)))
+    if unit_ids is not None:
+        stmt = stmt.where(unit_id.in_(list(unit_ids)))
+    return stmt
+
+
 def unit_family_figures(
     session: Session,
     *,
@@ -63,23 +98,52 @@ def unit_family_figures(
     today: date,
     viewer: User | None,
     period: str | None = None,
+    unit_ids: Collection[int] | None = None,
 ) -> list[FigureRow]:
     """Per unit and family: total, items per status, overdue; units by tree order.
 
     `viewer` narrows the rows to the units he may see (None: every unit, for jobs and reports);
-    `period` (a stored period code) to that period's items, as /items/?period= does. Without a
-    period the counts come from the item tally (a year's rows, not its items) and only the
-    overdue items are counted.
+    `period` (a stored period code) to that period's items, as /items/?period= does;
+    `unit_ids` to those units (a page of them). Without a period the counts come from the
+    item tally (a year's rows, not its items) and only the overdue items are counted.
     """
-    scope = unit_scope(viewer) if viewer is not None and not sees_all_units(viewer) else None
+    if unit_ids is not None and not unit_ids:
+        return []
+    scope = _scope(viewer)
     if period:
-        counted = _counted_figures(year=year, period=period, today=today, scope=scope)
+        counted = _counted(
+            Unit.id,
+            Unit.code,
+            Unit.name,
+            Unit.name_en,
+            Unit.path,
+            Requirement.family,
+            year=year,
+            period=period,
+            today=today,
+            scope=scope,
+            unit_ids=unit_ids,
+        ).order_by(Unit.path, Unit.id, Requirement.family)
         return [_figure_row(row._mapping) for row in session.execute(counted)]
-    overdue = _overdue_by_unit_family(session, year=year, today=today, scope=scope)
+    overdue = _overdue(
+        session, ChecklistItem.unit_id, year=year, today=today, scope=scope, unit_ids=unit_ids
+    )
+    sums = _tally_sums(ItemTally.unit_id, year=year, scope=scope, unit_ids=unit_ids).subquery()
+    named = (
+        select(
+            Unit.id,
+            Unit.code,
+            Unit.name,
+            Unit.name_en,
+            sums.c.family,
+            sums.c.total,
+            *(sums.c[status] for status in STATUS_VALUES),
+        )
+        .join(sums, sums.c.unit_id == Unit.id)
+        .order_by(Unit.path, Unit.id, sums.c.family)
+    )
     rows = []
-    for unit_id, code, name, name_en, family_value, total, *counts in session.execute(
-        _kept_figures(year=year, scope=scope)
-    ):
+    for unit_id, code, name, name_en, family_value, total, *counts in session.execute(named):
         family = Family(family_value)
         rows.append(
             FigureRow(
@@ -96,17 +160,85 @@ def unit_family_figures(
     return rows
 
 
-_GROUP = (Unit.id, Unit.code, Unit.name, Unit.name_en, Unit.path, Requirement.family)
-_ORDER = (Unit.path, Unit.id, Requirement.family)
+def family_figures(
+    session: Session,
+    *,
+    year: int,
+    today: date,
+    viewer: User | None,
+    period: str | None = None,
+) -> list[FamilyRow]:
+    """Per family over the units in scope: total, items per status, overdue; catalogue order.
+
+    As `unit_family_figures`, one family's row for all units at once: a city's dashboard sums
+    its families in SQL instead of over its units' rows.
+    """
+    scope = _scope(viewer)
+    if period:
+        stmt = _counted(
+            Requirement.family, year=year, period=period, today=today, scope=scope, unit_ids=None
+        )
+        by_family = {Family(row.family): row for row in session.execute(stmt)}
+        overdue = {family: int(row.overdue or 0) for family, row in by_family.items()}
+    else:
+        stmt = _tally_sums(year=year, scope=scope, unit_ids=None)
+        by_family = {Family(row.family): row for row in session.execute(stmt)}
+        overdue = {
+            family: count
+            for (family,), count in _overdue(
+                session, year=year, today=today, scope=scope, unit_ids=None
+            ).items()
+        }
+    rows = []
+    for family in Family:  # catalogue order
+        row = by_family.get(family)
+        if row is None:
+            continue
+        mapping = row._mapping
+        rows.append(
+            FamilyRow(
+                family=family,
+                total=int(mapping["total"]),
+                by_status={status: int(mapping[status] or 0) for status in STATUS_VALUES},
+                overdue=overdue.get(family, 0),
+                on_time=None if period else int(mapping["on_time"] or 0),
+            )
+        )
+    return rows
 
 
-def _kept_figures(*, year: int, scope: Any) -> Any:
-    """Per unit and family from the tally alone (it keeps the family), then the units' names:
-    total and items per status."""
+def units_with_items(
+    session: Session, *, year: int, viewer: User | None, period: str | None = None
+) -> list[int]:
+    """The ids of the units in scope with items in the year (or period), in tree order."""
+    if period:
+        holding = Unit.id.in_(
+            select(ChecklistItem.unit_id).where(
+                year_condition(year), ChecklistItem.period == period
+            )
+        )
+    else:
+        # A probe of the (unit, year) tally index per unit: a year's tally rows are 100 times
+        # as many as the units.
+        holding = (
+            select(ItemTally.unit_id)
+            .where(ItemTally.unit_id == Unit.id, ItemTally.year == year, ItemTally.items > 0)
+            .exists()
+        )
+    stmt = select(Unit.id).where(holding).order_by(Unit.path, Unit.id)
+    scope = _scope(viewer)
+    if scope is not None:
+        stmt = stmt.where(scope)
+    return list(session.scalars(stmt))
+
+
+def _tally_sums(*group: Any, year: int, scope: Any, unit_ids: Collection[int] | None) -> Any:
+    """Per family (and `group`) from the year's tally rows: total, items per status, and
+    approved on time (the dashboard's on-time rate reads it from the same scan)."""
     items = func.sum(ItemTally.items)
-    sums = (
+    stmt = (
         select(
-            ItemTally.unit_id,
+            *group,
             ItemTally.family,
             items.label("total"),
             *(
@@ -115,54 +247,48 @@ def _kept_figures(*, year: int, scope: Any) -> Any:
                 )
                 for status in ItemStatus
             ),
+            func.sum(ItemTally.on_time).label("on_time"),
         )
         .where(ItemTally.year == year)
-        .group_by(ItemTally.unit_id, ItemTally.family)
+        .group_by(*group, ItemTally.family)
         .having(items > 0)  # a tally row falls to zero when its last item moves on
     )
-    if scope is not None:
-        sums = sums.where(ItemTally.unit_id.in_(select(Unit.id).where(scope)))
-    sums = sums.subquery()
-    return (
-        select(
-            Unit.id,
-            Unit.code,
-            Unit.name,
-            Unit.name_en,
-            sums.c.family,
-            sums.c.total,
-            *(sums.c[status] for status in STATUS_VALUES),
-        )
-        .join(sums, sums.c.unit_id == Unit.id)
-        .order_by(Unit.path, Unit.id, sums.c.family)
-    )
+    return _narrowed(stmt, ItemTally.unit_id, scope=scope, unit_ids=unit_ids)
 
 
-def _overdue_by_unit_family(
-    session: Session, *, year: int, today: date, scope: Any
-) -> dict[tuple[int, Family], int]:
-    """Overdue items per unit and family: owed and past due, few, read from the (status, year,
-    due date) index (a join with the units would have SQLite probe them one by one)."""
+def _overdue(
+    session: Session,
+    *group: Any,
+    year: int,
+    today: date,
+    scope: Any,
+    unit_ids: Collection[int] | None,
+) -> dict[tuple[Any, ...], int]:
+    """Overdue items per (`group`, family): owed and past due, few, read from the (status,
+    year, due date) index (a join with the units would have SQLite probe them one by one)."""
     stmt = (
-        select(ChecklistItem.unit_id, Requirement.family, func.count())
+        select(*group, Requirement.family, func.count())
+        .select_from(ChecklistItem)
         .join(Requirement, Requirement.id == ChecklistItem.requirement_id)
         .where(year_condition(year), ChecklistItem.is_overdue(today))
-        .group_by(ChecklistItem.unit_id, Requirement.family)
+        .group_by(*group, Requirement.family)
     )
-    if scope is not None:
-        stmt = stmt.where(ChecklistItem.unit_id.in_(select(Unit.id).where(scope)))
-    return {(unit_id, Family(family)): int(n) for unit_id, family, n in session.execute(stmt)}
+    stmt = _narrowed(stmt, ChecklistItem.unit_id, scope=scope, unit_ids=unit_ids)
+    return {(*keys, Family(family)): int(n) for *keys, family, n in session.execute(stmt)}
 
 
-def _counted_figures(*, year: int, period: str, today: date, scope: Any) -> Any:
-    """Per unit and family, counted over a period's items (the tally keeps no periods)."""
+def _counted(
+    *group: Any,
+    year: int,
+    period: str,
+    today: date,
+    scope: Any,
+    unit_ids: Collection[int] | None,
+) -> Any:
+    """Per `group`, counted over a period's items (the tally keeps no periods)."""
     stmt = (
         select(
-            Unit.id,
-            Unit.code,
-            Unit.name,
-            Unit.name_en,
-            Requirement.family,
+            *group,
             func.count(ChecklistItem.id).label("total"),
             *(
                 func.count(when((ChecklistItem.status == status, 1))).label(status.value)
@@ -174,10 +300,13 @@ def _counted_figures(*, year: int, period: str, today: date, scope: Any) -> Any:
         .join(Unit, Unit.id == ChecklistItem.unit_id)
         .join(Requirement, Requirement.id == ChecklistItem.requirement_id)
         .where(year_condition(year), ChecklistItem.period == period)
-        .group_by(*_GROUP)
-        .order_by(*_ORDER)
+        .group_by(*group)
     )
-    return stmt.where(scope) if scope is not None else stmt
+    if scope is not None:
+        stmt = stmt.where(scope)
+    if unit_ids is not None:
+        stmt = stmt.where(ChecklistItem.unit_id.in_(list(unit_ids)))
+    return stmt
 
 
 def _figure_row(mapping: Any) -> FigureRow:
