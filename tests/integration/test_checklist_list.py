@@ -226,6 +226,8 @@ def test_filter_by_assignee(chief_client, world, db_session):
     assert listed(chief_client, assignee=str(staff.id)) == [theirs.id]
     options = page(chief_client.get("/items/")).select("#assignee option")
     assert str(staff.id) in [o["value"] for o in options]
+    chosen = page(chief_client.get(f"/items/?assignee={staff.id}")).select("#assignee [selected]")
+    assert [o["value"] for o in chosen] == [str(staff.id)]  # the filter shows what it applies
 
 
 def test_filter_by_unit_only_within_scope(app, chief_client, world, db_session):
@@ -240,6 +242,8 @@ def test_filter_by_unit_only_within_scope(app, chief_client, world, db_session):
     assert set(listed(chief_client, unit=world.station.id)) == {own.id, below.id}
     choices = [o["value"] for o in page(chief_client.get("/items/")).select("#unit option")]
     assert str(world.station.id) not in choices and str(sub.id) in choices
+    chosen = page(chief_client.get(f"/items/?unit={sub.id}")).select("#unit [selected]")
+    assert [o["value"] for o in chosen] == [str(sub.id)]
     admin = signed_in_client(app, world.user(Role.ADMIN))
     assert listed(admin, unit=world.station.id) == [station.id]
 

@@ -165,23 +165,25 @@ def index():
     bulk_form = None
     if has_permission(current_user, Permission.ASSIGN_ITEMS):
         bulk_form = BulkAssignForm(formdata=None)
-        # Rendered by the template's own loop: WTForms' per-option widgets cost more than the
-        # rest of the page for a few hundred people.
+        # Rendered by `select_options`: WTForms' per-option widgets cost more than the rest
+        # of the page for a few hundred people.
         bulk_form.assignee_id.choices = [(UNASSIGNED, _("Unassigned"))] + [
             (p.id, p.label) for p in people if p.active
         ]
         bulk_form.next.data = request.full_path.rstrip("?")
 
+    # Translated once: a lazy label is translated again wherever the page prints it.
+    status_labels = {status: str(label) for status, label in STATUS_LABELS.items()}
     return render_template(
         "items/index.html",
         page=page,
         rows=rows,
         counts=counts,
         filters=filters,
-        status_filters=[(s, STATUS_LABELS[s]) for s in ItemStatus],
-        status_labels=STATUS_LABELS,
+        status_filters=[(s, status_labels[s]) for s in ItemStatus],
+        status_labels=status_labels,
         families=list(FAMILY_LABELS.items()),
-        units=unit_choices(units),
+        units=[(choice.value, choice.label) for choice in unit_choices(units)],
         people=[(p.id, p.label) for p in people],
         bulk_form=bulk_form,
         light_labels={"red": _("Overdue"), "yellow": _("Due soon"), "none": ""},
