@@ -184,12 +184,33 @@ def _items_joined(session: Session, stmt: Any) -> Any:
     return item_filters.join_unit_and_requirement(stmt, items_first=True, dialect=dialect)
 
 
-def _item_list(session: Session, stmt: Any) -> Any:
-    return _items_joined(session, stmt).options(
-        contains_eager(ChecklistItem.unit),
-        contains_eager(ChecklistItem.requirement),
-        joinedload(ChecklistItem.case),  # the scope label of case items
+def _first_items(session: Session, *conditions: Any) -> list[ChecklistItem]:
+    """The first LIST_LIMIT items meeting `conditions`, earliest due first, with their unit,
+    requirement and case.
+
+    The items are chosen first and only then joined with their cases: in one statement
+    PostgreSQL joined the case of every matching item before sorting (4,000 of a city's
+    items due soon, 10 ms).
+    """
+    order = (ChecklistItem.due_date, Requirement.code, ChecklistItem.id)
+    first = (
+        _items_joined(session, select(ChecklistItem.id))
+        .where(*conditions)
+        .order_by(*order)
+        .limit(LIST_LIMIT)
+        .subquery()
     )
+    listed = (
+        _items_joined(session, select(ChecklistItem))
+        .join(first, first.c.id == ChecklistItem.id)
+        .options(
+            contains_eager(ChecklistItem.unit),
+            contains_eager(ChecklistItem.requirement),
+            joinedload(ChecklistItem.case),  # the scope label of case items
+        )
+        .order_by(*order)
+    )
+    return list(session.scalars(listed))
 
 
 @dataclass(frozen=True)
@@ -212,15 +233,9 @@ def due_soon(session: Session, *, today: date, calendar: WorkingCalendar, viewer
             session, select(func.count(ChecklistItem.id)).select_from(ChecklistItem)
         ).where(*conds, owed)
     )
-    items = session.scalars(
-        _item_list(session, select(ChecklistItem))
-        .where(*conds, owed)
-        .order_by(ChecklistItem.due_date, Requirement.code, ChecklistItem.id)
-        .limit(LIST_LIMIT)
-    ).all()
     return DueSoon(
         count=int(count or 0),
-        items=list(items),
+        items=_first_items(session, *conds, owed),
         limit=calendar.add_working_days(today, DUE_SOON_WORKING_DAYS),
     )
 
@@ -241,11 +256,8 @@ def longest_overdue(
     viewer: User,
 ) -> list[OverdueItem]:
     """The 10 items overdue the longest (earliest due date first), with their working-day lag."""
-    stmt = _item_list(session, select(ChecklistItem)).where(ChecklistItem.is_overdue(today))
-    stmt = _scoped(session, stmt, _filters(year, period), viewer, today)
-    items = session.scalars(
-        stmt.order_by(ChecklistItem.due_date, Requirement.code, ChecklistItem.id).limit(LIST_LIMIT)
-    ).all()
+    conditions = item_filters.conditions(session, _filters(year, period), user=viewer, today=today)
+    items = _first_items(session, *conditions, ChecklistItem.is_overdue(today))
     return [OverdueItem(i, calendar.working_days_between(i.due_date, today)) for i in items]
 
 
