@@ -213,6 +213,8 @@ class ItemTally(Base):
         Index(
             "ix_item_tally_year_family", "year", "unit_id", "family", "status", "items", "on_time"
         ),
+        # A year's rows per family and status, covering the sums (the bureau-wide dashboard).
+        Index("ix_item_tally_year_family_status", "year", "family", "status", "items", "on_time"),
     )
 
     year: Mapped[int] = mapped_column(primary_key=True)
