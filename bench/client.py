@@ -106,9 +106,14 @@ def percentile(values: list[float], pct: float) -> float:
 
 
 def time_page(
-    port: int, path: str, headers: dict[str, str], *, repetitions: int, warmup: int = 2
+    port: int, path: str, headers: dict[str, str], *, repetitions: int, warmup: int = 10
 ) -> Timing:
-    """GET the page `warmup` times unmeasured, then `repetitions` times measured."""
+    """GET the page `warmup` times unmeasured, then `repetitions` times measured.
+
+    Ten warm-up requests: each of the server's workers must have served the page once (its
+    templates compiled, its SQL cached) or its first request is measured; which worker takes a
+    connection is the kernel's choice.
+    """
     timing = Timing(path)
     for n in range(warmup + repetitions):
         started = time.perf_counter()
