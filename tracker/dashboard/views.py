@@ -30,6 +30,7 @@ from tracker.services.item_filters import OVERDUE
 
 # Bar segments, left to right: the stored statuses, each a list filter of its own.
 SEGMENTS = (ItemStatus.APPROVED, ItemStatus.SUBMITTED, ItemStatus.RETURNED, ItemStatus.OPEN)
+SEGMENT_KEYS = tuple(status.value for status in SEGMENTS)
 PERIOD_SUFFIXES = ("H1", "H2", "Q1", "Q2", "Q3", "Q4", *(f"{m:02d}" for m in range(1, 13)))
 
 
@@ -43,6 +44,8 @@ class Figures:
     total: int = 0
     by_status: dict[str, int] = field(default_factory=dict)
     overdue: int = 0
+    # The item list behind each figure: "total", each stored status and "overdue".
+    links: dict[str, str] = field(default_factory=dict)
 
     def add(self, row: FigureRow | FamilyRow) -> None:
         self.total += row.total
@@ -109,12 +112,23 @@ def _by_family(rows: list[FamilyRow]) -> list[Figures]:
     return [g for g in groups if g.total]
 
 
-def _bars(groups: list[Figures], base: dict[str, Any]) -> list[dict[str, Any]]:
-    """The chart's bars: one segment per stored status and the overdue share, each a link."""
-    bars = []
-    labels = {status: str(STATUS_LABELS[status]) for status in SEGMENTS}  # translated once
+def _linked(groups: list[Figures], base: dict[str, Any]) -> list[Figures]:
+    """The groups with the address of the list behind each of their figures, made once for
+    the chart and the table."""
     for group in groups:
         args = {**base, group.key: group.value}
+        group.links = {
+            "total": _items_url(args),
+            **{key: _items_url(args, status=key) for key in (*SEGMENT_KEYS, OVERDUE)},
+        }
+    return groups
+
+
+def _bars(groups: list[Figures]) -> list[dict[str, Any]]:
+    """The chart's bars: one segment per stored status and the overdue share, each a link."""
+    bars = []
+    labels = {status.value: str(STATUS_LABELS[status]) for status in SEGMENTS}  # translated once
+    for group in groups:
         bars.append(
             {
                 "key": group.key,
@@ -123,17 +137,14 @@ def _bars(groups: list[Figures], base: dict[str, Any]) -> list[dict[str, Any]]:
                 "total": group.total,
                 "segments": [
                     {
-                        "status": status.value,
-                        "label": labels[status],
-                        "count": group.by_status.get(status, 0),
-                        "href": _items_url(args, status=status.value),
+                        "status": key,
+                        "label": labels[key],
+                        "count": group.by_status.get(key, 0),
+                        "href": group.links[key],
                     }
-                    for status in SEGMENTS
+                    for key in SEGMENT_KEYS
                 ],
-                "overdue": {
-                    "count": group.overdue,
-                    "href": _items_url(args, status=OVERDUE),
-                },
+                "overdue": {"count": group.overdue, "href": group.links[OVERDUE]},
             }
         )
     return bars
@@ -157,11 +168,10 @@ def index():
         per_page=UNITS_PER_PAGE,
         error_out=False,
     )
-    by_unit = _by_unit(
-        figures.unit_family_figures(session, **counted, unit_ids=unit_page.items), locale=locale
-    )
-    by_family = _by_family(family_rows)
     base = {"year": year, **({"period": period} if period else {})}
+    unit_rows = figures.unit_family_figures(session, **counted, unit_ids=unit_page.items)
+    by_unit = _linked(_by_unit(unit_rows, locale=locale), base)
+    by_family = _linked(_by_family(family_rows), base)
     overall_on_time, family_on_time = dashboard.on_time_by_family(
         session,
         year=year,
@@ -191,8 +201,8 @@ def index():
         by_family=by_family,
         by_unit=by_unit,
         unit_page=unit_page,
-        family_bars=_bars(by_family, base),
-        unit_bars=_bars(by_unit, base),
+        family_bars=_bars(by_family),
+        unit_bars=_bars(by_unit),
         segments=[(s.value, STATUS_LABELS[s]) for s in SEGMENTS],
         family_labels=FAMILY_LABELS,
         on_time=overall_on_time,
