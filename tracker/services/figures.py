@@ -215,7 +215,7 @@ def _kept_family_rows(
     for family_value, status, items, approved_on_time in session.execute(stmt):
         family = Family(family_value)
         counts = by_status.setdefault(family, dict.fromkeys(STATUS_VALUES, 0))
-        counts[str(status)] += int(items or 0)
+        counts[ItemStatus(status).value] += int(items or 0)
         on_time[family] = on_time.get(family, 0) + int(approved_on_time or 0)
     overdue = _overdue(session, year=year, today=today, scope=scope, unit_ids=None)
     return {
