@@ -190,7 +190,7 @@ def _first_items(session: Session, *conditions: Any) -> list[ChecklistItem]:
 
     The items are chosen first and only then joined with their cases: in one statement
     PostgreSQL joined the case of every matching item before sorting (4,000 of a city's
-    items due soon, 10 ms).
+    items due soon, 12 ms).
     """
     order = (ChecklistItem.due_date, Requirement.code, ChecklistItem.id)
     first = (
