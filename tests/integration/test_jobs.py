@@ -115,6 +115,7 @@ def test_the_job_table_runs_items_reminders_then_dispatch(app):
         ("reminders", True),
         ("dispatch", False),
         ("clean_storage", True),
+        ("refresh_statistics", True),
     ]
 
 
@@ -139,3 +140,22 @@ def test_storage_cleaning_removes_only_stale_temporary_files(app, db_session):
     assert storage.temp_files() == [fresh_path] and not stale_path.exists()
     stale.abort()  # what the killed process would have done: its file is gone already
     fresh.abort()
+
+
+def test_planner_statistics_are_refreshed_nightly_on_sqlite(app, db_session, bureau):
+    """SQLite plans from the statistics ANALYZE writes; PostgreSQL's autovacuum keeps its own."""
+    from sqlalchemy import text
+
+    from tests.factories import make_item
+
+    for _ in range(3):
+        make_item(db_session, unit=bureau.section)
+    db_session.commit()
+    outcomes = jobs.run_due_jobs(
+        local(2, 45), [j for j in jobs.job_table() if j.name == "refresh_statistics"]
+    )
+    sqlite = db_session.get_bind().dialect.name == "sqlite"
+    assert [(o.status, o.summary) for o in outcomes] == [("done", {"analyzed": sqlite})]
+    if sqlite:
+        analysed = db_session.scalars(text("SELECT DISTINCT tbl FROM sqlite_stat1")).all()
+        assert {"checklist_item", "item_tally", "unit"} <= set(analysed)
