@@ -19,7 +19,7 @@ from flask.testing import FlaskClient
 from flask_migrate import upgrade
 from flask_sqlalchemy.session import Session as FlaskSQLAlchemySession
 
-from tests.factories import Bureau, make_bureau
+from tests.factories import Bureau, make_bureau, make_item
 from tracker import create_app
 from tracker.config import TestConfig
 from tracker.extensions import db
@@ -147,6 +147,15 @@ def blobs(app: Flask, tmp_path: Path, monkeypatch) -> LocalBlobStorage:
     monkeypatch.setitem(app.config, "TRACKER_STORAGE", "local")
     monkeypatch.setitem(app.config, "TRACKER_STORAGE_PATH", str(root))
     return LocalBlobStorage(root)
+
+
+@pytest.fixture
+def item(db_session: FlaskSQLAlchemySession, bureau: Bureau, clock):
+    """An open item of the food-safety section, committed (the evidence and upload tests'
+    item; a test file that needs another kind defines its own `item`)."""
+    made = make_item(db_session, unit=bureau.section)
+    db_session.commit()
+    return made
 
 
 @pytest.fixture

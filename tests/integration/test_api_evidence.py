@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.test import encode_multipart
 
-from tests.factories import T0, make_item
+from tests.factories import T0
 from tests.unit.test_filetypes import pdf_bytes, png_bytes
 from tracker.models import AuditEvent, Evidence, ItemStatus, Role
 from tracker.services import api_tokens
@@ -23,13 +23,6 @@ def bearer_for(db_session, user) -> dict[str, str]:
     _token, secret = api_tokens.create(db_session, actor=None, user=user, name="t", now=T0)
     db_session.commit()
     return {"Authorization": f"Bearer {secret}"}
-
-
-@pytest.fixture
-def item(db_session, bureau, clock):
-    made = make_item(db_session, unit=bureau.section)
-    db_session.commit()
-    return made
 
 
 def multipart(files: list[tuple[bytes, str]], fields: dict) -> dict:

@@ -9,7 +9,7 @@ import uuid
 import pytest
 from sqlalchemy import func, select
 
-from tests.factories import T0, make_item
+from tests.factories import T0
 from tests.integration.test_evidence_web import EXE, evidence_rows, status, upload
 from tests.integration.test_storage_s3 import s3_endpoint, s3_leftovers, s3_settings  # noqa: F401
 from tests.unit.test_filetypes import pdf_bytes, png_bytes
@@ -36,13 +36,6 @@ def s3(app, s3_endpoint, monkeypatch) -> S3BlobStorage:  # noqa: F811
     assert isinstance(storage, S3BlobStorage) and storage.bucket == bucket
     storage.client.create_bucket(Bucket=bucket)
     return storage
-
-
-@pytest.fixture
-def item(db_session, bureau, clock):
-    made = make_item(db_session, unit=bureau.section)
-    db_session.commit()
-    return made
 
 
 def assert_nothing_left(db_session, storage: S3BlobStorage) -> None:

@@ -30,13 +30,6 @@ def sha(data: bytes) -> str:
 
 
 @pytest.fixture
-def item(db_session, bureau, clock):
-    made = make_item(db_session, unit=bureau.section)
-    db_session.commit()
-    return made
-
-
-@pytest.fixture
 def station_item(db_session, bureau, clock):
     made = make_item(db_session, unit=bureau.station)
     db_session.commit()

@@ -57,13 +57,6 @@ def api_upload(client, item_id: int, headers: dict, *files: tuple[bytes, str], *
 
 
 @pytest.fixture
-def item(db_session, bureau, clock):
-    made = make_item(db_session, unit=bureau.section)
-    db_session.commit()
-    return made
-
-
-@pytest.fixture
 def bearer(db_session, bureau) -> dict[str, str]:
     _token, secret = api_tokens.create(
         db_session, actor=None, user=bureau.user(Role.CHIEF), name="t", now=T0

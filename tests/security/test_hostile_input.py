@@ -11,7 +11,7 @@ from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.test import encode_multipart
 
 from tests.conftest import signed_in_client
-from tests.factories import T0, make_item
+from tests.factories import T0
 from tests.helpers import csrf_token, page, post_form
 from tests.security.world import PDF, audit_count
 from tracker.models import Comment, Evidence, Role
@@ -33,13 +33,6 @@ def multipart(fields: dict, files: list[tuple[bytes, str]], field: str = "files"
 
 def evidence_count(session) -> int:
     return session.scalar(select(func.count()).select_from(Evidence)) or 0
-
-
-@pytest.fixture
-def item(db_session, bureau, clock):
-    made = make_item(db_session, unit=bureau.section)
-    db_session.commit()
-    return made
 
 
 @pytest.fixture
