@@ -104,12 +104,11 @@ def _by_unit(rows: list[FigureRow], *, locale: str) -> list[Figures]:
 
 
 def _by_family(rows: list[FamilyRow]) -> list[Figures]:
-    groups = []
-    for row in rows:
-        group = Figures("family", row.family.value, str(FAMILY_LABELS[row.family]))
+    """A figure per family row (`family_figures` gives only families with items)."""
+    groups = [Figures("family", row.family.value, str(FAMILY_LABELS[row.family])) for row in rows]
+    for group, row in zip(groups, rows, strict=True):
         group.add(row)
-        groups.append(group)
-    return [g for g in groups if g.total]
+    return groups
 
 
 def _linked(groups: list[Figures], base: dict[str, Any]) -> list[Figures]:
