@@ -515,6 +515,16 @@ def test_family_figures_and_a_page_of_units_agree_with_the_unit_rows(
         shown = in_view(world.rows, unit_ids={row.unit_id for row in full})
         kept = {family: sum(r.on_time for r in shown if r.family == family) for family in expected}
         assert {row.family: row.on_time for row in families} == kept
+        # Past due and not approved (owed or waiting for review): the on-time rate's base.
+        late = {
+            family: sum(
+                r.family == family and r.status != ItemStatus.APPROVED and r.due < TODAY
+                for r in shown
+            )
+            for family in expected
+        }
+        assert {row.family: row.late for row in families} == late
+        assert late != {row.family: row.overdue for row in families}  # submitted late too
 
     unit_ids = figures.units_with_items(db_session, year=2026, viewer=viewer, period=period)
     assert unit_ids == list(dict.fromkeys(row.unit_id for row in full))  # tree order, once each

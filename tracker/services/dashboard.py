@@ -18,7 +18,7 @@ from sqlalchemy import case as when
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, contains_eager, joinedload
 
-from tracker.models import ChecklistItem, ItemStatus, Requirement, Unit, User
+from tracker.models import ChecklistItem, ItemStatus, Requirement, User
 from tracker.models.catalogue import Family
 from tracker.models.checklist import OWED_STATUSES
 from tracker.permissions import Permission, has_permission
@@ -27,7 +27,7 @@ from tracker.scoping import unit_scope
 from tracker.services import item_filters
 from tracker.services.calendar import WorkingCalendar
 from tracker.services.figures import FamilyRow
-from tracker.services.item_filters import ItemFilters, year_condition
+from tracker.services.item_filters import ItemFilters
 from tracker.services.ledger import last_submitted_at, on_time_condition, on_time_rate
 from tracker.services.periods import Period
 
@@ -101,23 +101,18 @@ def on_time_by_family(
 ) -> tuple[FamilyOnTime, list[FamilyOnTime]]:
     """The on-time rate overall and per family, by the ledger's definition.
 
-    Without a period: approved and on-time counts as the tally keeps them, read from the
-    page's family figures (`figures.family_figures`, the same scan of the tally), plus the
-    items not approved and past their due date (few, indexed). With a period: one GROUP BY
-    over the period's items.
+    Without a period: read from the page's family figures (`figures.family_figures`): the
+    approved and on-time counts the tally keeps, and the items past due and not approved
+    counted with the overdue ones. With a period: one GROUP BY over the period's items.
     """
     filters = _filters(year, period)
     if period:
         counts = _on_time_counted(session, filters, today=today, timezone=timezone, viewer=viewer)
     else:
-        counts = _on_time_kept(session, filters, today=today, viewer=viewer, families=families)
+        counts = _on_time_kept(families)
     rows = [FamilyOnTime(family, on_time, due) for family, (on_time, due) in sorted(counts.items())]
     overall = FamilyOnTime(None, sum(r.on_time for r in rows), sum(r.due_or_done for r in rows))
     return overall, rows
-
-
-# Listed rather than "not approved", so the (status, year, due date) index finds them.
-NOT_APPROVED = [s.value for s in ItemStatus if s != ItemStatus.APPROVED]
 
 
 def _flag(condition: Any) -> Any:
@@ -142,34 +137,12 @@ def _on_time_counted(
     return {Family(f): (int(on_time), int(due)) for f, on_time, due in session.execute(stmt)}
 
 
-def _on_time_kept(
-    session: Session,
-    filters: ItemFilters,
-    *,
-    today: date,
-    viewer: User,
-    families: Sequence[FamilyRow],
-) -> dict[Family, tuple[int, int]]:
-    scope = unit_scope(viewer)
-    # Not approved and past due: few, read from the (status, year, due date) index.
-    late = (
-        select(Requirement.family, func.count())
-        .select_from(ChecklistItem)
-        .join(ChecklistItem.requirement)
-        .where(
-            year_condition(filters.year),
-            ChecklistItem.status.in_(NOT_APPROVED),
-            ChecklistItem.due_date < today,
-        )
-        .group_by(Requirement.family)
-    )
-    if scope is not None:
-        late = late.where(ChecklistItem.unit_id.in_(select(Unit.id).where(scope)))
-    late_by_family = {Family(f): int(n) for f, n in session.execute(late)}
+def _on_time_kept(families: Sequence[FamilyRow]) -> dict[Family, tuple[int, int]]:
+    """On time and due or done per family, from the family rows as the tally keeps them."""
     return {
         row.family: (
             row.on_time or 0,
-            row.by_status[ItemStatus.APPROVED.value] + late_by_family.get(row.family, 0),
+            row.by_status[ItemStatus.APPROVED.value] + (row.late or 0),
         )
         for row in families
     }
@@ -213,6 +186,16 @@ def _first_items(session: Session, *conditions: Any) -> list[ChecklistItem]:
     return list(session.scalars(listed))
 
 
+def _last_listed_day(per_day: Sequence[tuple[date, int]]) -> date | None:
+    """The due date of the LIST_LIMIT-th item, from item counts per due date in date order."""
+    seen = 0
+    for day, count in per_day:
+        seen += count
+        if seen >= LIST_LIMIT:
+            return day
+    return None
+
+
 @dataclass(frozen=True)
 class DueSoon:
     count: int
@@ -228,15 +211,23 @@ def due_soon(session: Session, *, today: date, calendar: WorkingCalendar, viewer
     filters = ItemFilters(due_within=DUE_SOON_WORKING_DAYS)
     owed = ChecklistItem.status.in_([s.value for s in OWED_STATUSES])
     conds = item_filters.conditions(session, filters, user=viewer, today=today, calendar=calendar)
-    counted = select(func.count(ChecklistItem.id)).select_from(ChecklistItem)
+    # Counted per due date (a fortnight's dates at most): the sum is the count, and the first
+    # ten items fall on or before the date where the running sum reaches ten, so the list
+    # sorts a day's items rather than the fortnight's (a city has thousands due soon).
+    counted = select(ChecklistItem.due_date, func.count()).select_from(ChecklistItem)
     if unit_scope(viewer) is not None:  # the scope is a condition on the unit
         counted = _items_joined(session, counted)
-    # Bureau-wide, the count reads the (status, due date) index alone: a city has thousands
-    # of items due in the next two weeks.
-    count = session.scalar(counted.where(*conds, owed))
+    # Bureau-wide, the counts read the (status, due date) index alone.
+    per_day = session.execute(
+        counted.where(*conds, owed)
+        .group_by(ChecklistItem.due_date)
+        .order_by(ChecklistItem.due_date)
+    ).all()
+    last_day = _last_listed_day(per_day)
+    bound = [ChecklistItem.due_date <= last_day] if last_day is not None else []
     return DueSoon(
-        count=int(count or 0),
-        items=_first_items(session, *conds, owed),
+        count=sum(count for _day, count in per_day),
+        items=_first_items(session, *conds, owed, *bound),
         limit=calendar.add_working_days(today, DUE_SOON_WORKING_DAYS),
     )
 

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from tracker.models import ChecklistItem, ItemStatus, ItemTally, Requirement, Unit, User
 from tracker.models.catalogue import Family
+from tracker.models.checklist import OWED_STATUSES
 from tracker.permissions import sees_all_units
 from tracker.scoping import unit_scope
 from tracker.services.item_filters import year_condition
@@ -73,8 +74,11 @@ class FamilyRow:
     total: int
     by_status: dict[str, int]
     overdue: int
-    # Approved on time, as the tally keeps it (None for a period: the tally keeps no periods).
+    # Approved on time, as the tally keeps it, and past due but not approved (owed or waiting
+    # for review): the on-time rate's base is approved + late. None for a period (the tally
+    # keeps no periods; the rate is counted over the period's items).
     on_time: int | None = None
+    late: int | None = None
 
 
 def _scope(viewer: User | None) -> Any:
@@ -217,17 +221,50 @@ def _kept_family_rows(
         counts = by_status.setdefault(family, dict.fromkeys(STATUS_VALUES, 0))
         counts[ItemStatus(status).value] += int(items or 0)
         on_time[family] = on_time.get(family, 0) + int(approved_on_time or 0)
-    overdue = _overdue(session, year=year, today=today, scope=scope, unit_ids=None)
+    past_due = _past_due_by_family(session, year=year, today=today, scope=scope)
     return {
         family: FamilyRow(
             family=family,
             total=sum(counts.values()),
             by_status=counts,
-            overdue=overdue.get((family,), 0),
+            overdue=past_due.get(family, (0, 0))[0],
             on_time=on_time[family],
+            late=past_due.get(family, (0, 0))[1],
         )
         for family, counts in by_status.items()
     }
+
+
+# Listed rather than "not approved", so the (status, year, due date) index finds them.
+NOT_APPROVED = tuple(s.value for s in ItemStatus if s != ItemStatus.APPROVED)
+OWED_VALUES = tuple(s.value for s in OWED_STATUSES)
+
+
+def _past_due_by_family(
+    session: Session, *, year: int, today: date, scope: Any
+) -> dict[Family, tuple[int, int]]:
+    """Per family, the year's items past their due date and not approved: (overdue, late).
+
+    Overdue items are still owed (open or returned); late ones also include those waiting for
+    review. Both come from one read of the (status, year, due date) index: few items.
+    """
+    stmt = (
+        select(
+            Requirement.family,
+            func.count(when((ChecklistItem.status.in_(OWED_VALUES), 1))),
+            func.count(),
+        )
+        .select_from(ChecklistItem)
+        .join(Requirement, Requirement.id == ChecklistItem.requirement_id)
+        .where(
+            year_condition(year),
+            ChecklistItem.status.in_(NOT_APPROVED),
+            ChecklistItem.due_date < today,
+        )
+        .group_by(Requirement.family)
+    )
+    stmt = _narrowed(stmt, ChecklistItem.unit_id, scope=scope, unit_ids=None)
+    return {Family(f): (int(overdue), int(late)) for f, overdue, late in session.execute(stmt)}
 
 
 def units_with_items(
