@@ -23,6 +23,7 @@ from tracker.models import (
     Submission,
 )
 from tracker.services import reminders
+from tracker.services.reminders import rendering as reminder_rendering
 
 CST = timedelta(hours=8)
 
@@ -647,7 +648,7 @@ def test_long_sections_list_the_most_urgent_and_count_the_rest(
     app, db_session, bureau, timeline, monkeypatch
 ):
     # The cap is 50 lines per section; at 0 every line is "more", which the counts must show.
-    monkeypatch.setattr(reminders, "MAX_ROWS_PER_SECTION", 0)
+    monkeypatch.setattr(reminder_rendering, "MAX_ROWS_PER_SECTION", 0)
     staff = bureau.user(Role.STAFF)
     run(db_session, date(2026, 10, 12))
     msg = message(db_session, staff, "digest", date(2026, 10, 12))
