@@ -165,16 +165,18 @@ def conditions(
 LONG_LIST = 1000
 
 
-def join_unit_and_requirement(stmt: Any, *, items_first: bool, dialect: str) -> Any:
+def join_unit_and_requirement(
+    stmt: Any, *, items_first: bool = False, dialect: str | None = None
+) -> Any:
     """The items of `stmt` joined with their unit and requirement.
 
-    `items_first`: have SQLite read the items through their own indexes and look each one's
-    unit and requirement up, rather than drive the joins from the units, probing each unit's
-    items and sorting them all before taking a page (90,000 rows for a city chief's list; 300
-    probes for a bureau-wide one). The join keys get a "+ 0", which SQLite cannot look up in an
-    index. For a long page in due order it then walks the (year, due date) index and stops
-    after the page; for owed items it reads the (status, due date) index. PostgreSQL chooses
-    such plans by itself; a short list is cheaper fetched and sorted.
+    `items_first` (with the session's `dialect`): have SQLite read the items through their own
+    indexes and look each one's unit and requirement up, rather than drive the joins from the
+    units, probing each unit's items and sorting them all before taking a page (90,000 rows for
+    a city chief's list; 300 probes for a bureau-wide one). The join keys get a "+ 0", which
+    SQLite cannot look up in an index. For a long page in due order it then walks the (year,
+    due date) index and stops after the page; for owed items it reads the (status, due date)
+    index. PostgreSQL chooses such plans by itself; a short list is cheaper fetched and sorted.
     """
     unit_key: Any = ChecklistItem.unit_id
     requirement_key: Any = ChecklistItem.requirement_id

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from tracker.models import ChecklistItem, ItemStatus, ItemTally, Requirement, Unit, User
 from tracker.models.catalogue import Family
 from tracker.services import item_filters
-from tracker.services.item_filters import OVERDUE, ItemFilters
+from tracker.services.item_filters import OVERDUE, ItemFilters, join_unit_and_requirement
 
 Key = tuple[int, int, int, str]  # year, unit id, requirement id, status
 
@@ -104,12 +104,7 @@ def list_counts(
 
 
 def _items_select(*columns: Any) -> Any:
-    return (
-        select(*columns)
-        .select_from(ChecklistItem)
-        .join(Unit, Unit.id == ChecklistItem.unit_id)
-        .join(Requirement, Requirement.id == ChecklistItem.requirement_id)
-    )
+    return join_unit_and_requirement(select(*columns).select_from(ChecklistItem))
 
 
 def listed_total(counts: dict[str, int], status: str) -> int:
