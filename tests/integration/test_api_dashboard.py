@@ -79,9 +79,9 @@ def test_two_aggregate_queries_whatever_the_number_of_items(client, db_session, 
     db_session.commit()
     with count_statements() as many:
         body = client.get("/api/v1/dashboard", headers=headers).get_json()
-    # The token, the year's overdue items per unit and family, the tally per unit and family.
+    # The token, the year's overdue items per unit and family, the unit x family tally.
     assert few.count == many.count == 3, many.statements
     overdue, kept = many.statements[-2:]
     assert "GROUP BY" in overdue.upper() and "due_date <" in overdue
-    assert "GROUP BY" in kept.upper() and "FROM item_tally" in kept
+    assert "GROUP BY" in kept.upper() and "FROM unit_family_tally" in kept
     assert body["totals"]["total"] == 34

@@ -8,7 +8,7 @@ from sqlalchemy import delete, select, update
 
 from tests.factories import T0, make_case, make_item, make_requirement
 from tests.integration.test_submissions import add_evidence
-from tracker.models import ChecklistItem, ItemStatus, ItemTally, Role
+from tracker.models import ChecklistItem, ItemStatus, ItemTally, Role, UnitFamilyTally
 from tracker.services import cases, reviews, submissions, tally, verification
 from tracker.services.item_filters import ItemFilters
 
@@ -131,17 +131,63 @@ def test_the_list_counts_read_the_tally_or_count_the_items(db_session, bureau):
 
 
 def test_verify_reports_a_tally_that_drifted(db_session, bureau, app):
-    make_item(db_session, unit=bureau.section, period="2026-Q1")
+    item = make_item(db_session, unit=bureau.section, period="2026-Q1")
+    # The item tally drifts, and the unit x family tally follows it (its triggers): both are
+    # wrong against the items.
     db_session.execute(update(ItemTally).values(items=ItemTally.items + 1))
     problems = list(tally.iter_problems(db_session))
-    assert len(problems) == 1
-    assert "expected 1 items (0 on time, publicity), found 2 (0, publicity)" in (
-        problems[0].describe()
-    )
+    assert [p.describe() for p in problems] == [
+        f"item tally: year 2026, unit {bureau.section.id}, requirement {item.requirement_id}, "
+        "open: expected 1 items (0 on time, publicity), found 2 (0, publicity)",
+        f"unit family tally: year 2026, unit {bureau.section.id}, publicity, open: "
+        "expected 1 items (0 on time), found 2 (0)",
+    ]
     from tracker.storage import storage_from_config
 
     report = verification.verify(db_session, storage_from_config(app.config))
     assert not report.ok and report.tally_problems == problems
+
+
+def test_verify_reports_a_unit_family_tally_that_drifted(db_session, bureau):
+    make_item(db_session, unit=bureau.section, period="2026-Q1")
+    db_session.execute(update(UnitFamilyTally).values(on_time=UnitFamilyTally.on_time + 1))
+    problems = list(tally.iter_problems(db_session))
+    assert [p.describe() for p in problems] == [
+        f"unit family tally: year 2026, unit {bureau.section.id}, publicity, open: "
+        "expected 1 items (0 on time), found 1 (1)",
+    ]
+
+
+def test_the_unit_family_tally_sums_the_item_tally(db_session, bureau):
+    """Items of two requirements of one family, in two units and statuses: one row per (year,
+    unit, family, status) with their sum, whichever way the item tally moved."""
+    first, second = (
+        make_requirement(db_session, c, cadence="quarterly") for c in ("UF-01", "UF-02")
+    )
+    for requirement in (first, second):
+        for unit in (bureau.section, bureau.station):
+            make_item(db_session, unit=unit, requirement=requirement, period="2026-Q1")
+    make_item(
+        db_session,
+        unit=bureau.section,
+        requirement=second,
+        period="2026-Q2",
+        status=ItemStatus.SUBMITTED,
+    )
+    db_session.flush()
+    rows = db_session.execute(
+        select(UnitFamilyTally.unit_id, UnitFamilyTally.status, UnitFamilyTally.items).where(
+            UnitFamilyTally.year == 2026
+        )
+    ).all()
+    assert sorted((u, ItemStatus(s).value, n) for u, s, n in rows if n) == sorted(
+        [
+            (bureau.section.id, "open", 2),
+            (bureau.section.id, "submitted", 1),
+            (bureau.station.id, "open", 2),
+        ]
+    )
+    assert_consistent(db_session)
 
 
 def test_a_requirement_moved_to_another_family_takes_its_counts_along(db_session, bureau):

@@ -14,7 +14,7 @@ from tracker.models.catalogue import (
     RequirementVersion,
     Trigger,
 )
-from tracker.models.checklist import ChecklistItem, ItemStatus, ItemTally
+from tracker.models.checklist import ChecklistItem, ItemStatus, ItemTally, UnitFamilyTally
 from tracker.models.evidence import Blob, Evidence, EvidenceKind
 from tracker.models.inspection import (
     AuditSample,
@@ -81,6 +81,7 @@ __all__ = [
     "Submission",
     "Trigger",
     "Unit",
+    "UnitFamilyTally",
     "UnitKind",
     "User",
 ]

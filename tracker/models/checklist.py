@@ -224,3 +224,27 @@ class ItemTally(Base):
     family: Mapped[Family] = mapped_column(str_enum(Family))  # the requirement's, kept with it
     items: Mapped[int] = mapped_column()
     on_time: Mapped[int] = mapped_column()
+
+
+class UnitFamilyTally(Base):
+    """The item tally summed per (year, unit, family, status): what the dashboard draws.
+
+    Kept by the database's triggers on item_tally (migration 0014), never by the application.
+    A city's year has ~27,000 tally rows (a unit's requirements x statuses) but ~6,000 of
+    these, so the dashboard's family totals and unit rows read a quarter of the rows. Rows
+    fall to zero rather than disappear. `tracker verify` recounts it.
+    """
+
+    __tablename__ = "unit_family_tally"
+    __table_args__ = (
+        # A year's rows per family and status, covering the sums (the bureau's family totals).
+        Index("ix_unit_family_tally_family", "year", "family", "status", "items", "on_time"),
+    )
+
+    # The key leads with (year, unit): a page of units' rows, and whether a unit has any.
+    year: Mapped[int] = mapped_column(primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"), primary_key=True)
+    family: Mapped[Family] = mapped_column(str_enum(Family), primary_key=True)
+    status: Mapped[ItemStatus] = mapped_column(str_enum(ItemStatus), primary_key=True)
+    items: Mapped[int] = mapped_column()
+    on_time: Mapped[int] = mapped_column()

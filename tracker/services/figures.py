@@ -1,7 +1,8 @@
 """Dashboard figures: items per unit and requirement family for a year, aggregated in SQL.
 
-Each figure is a GROUP BY whatever the number of items: over the year's tally rows plus its few
-overdue items, or, for a period (which the tally does not keep), over the period's items.
+Each figure is a GROUP BY whatever the number of items: over the year's rows of the unit x family
+tally (`UnitFamilyTally`) plus its few overdue items, or, for a period (which the tallies do not
+keep), over the period's items.
 Scoped to the units the viewer may see. The JSON API's `/dashboard` and the dashboard page
 use it; the page asks for the family totals and for one page of units at a time.
 """
@@ -17,7 +18,7 @@ from sqlalchemy import case as when
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from tracker.models import ChecklistItem, ItemStatus, ItemTally, Requirement, Unit, User
+from tracker.models import ChecklistItem, ItemStatus, Requirement, Unit, UnitFamilyTally, User
 from tracker.models.catalogue import Family
 from tracker.models.checklist import OWED_STATUSES
 from tracker.permissions import sees_all_units
@@ -109,7 +110,7 @@ def unit_family_figures(
     `viewer` narrows the rows to the units he may see (None: every unit, for jobs and reports);
     `period` (a stored period code) to that period's items, as /items/?period= does;
     `unit_ids` to those units (a page of them). Without a period the counts come from the
-    item tally (a year's rows, not its items) and only the overdue items are counted.
+    unit x family tally (a year's rows, not its items) and only the overdue items are counted.
     """
     if unit_ids is not None and not unit_ids:
         return []
@@ -132,7 +133,9 @@ def unit_family_figures(
     overdue = _overdue(
         session, ChecklistItem.unit_id, year=year, today=today, scope=scope, unit_ids=unit_ids
     )
-    sums = _tally_sums(ItemTally.unit_id, year=year, scope=scope, unit_ids=unit_ids).subquery()
+    sums = _tally_sums(
+        UnitFamilyTally.unit_id, year=year, scope=scope, unit_ids=unit_ids
+    ).subquery()
     named = (
         select(
             Unit.id,
@@ -199,21 +202,21 @@ def family_figures(
 def _kept_family_rows(
     session: Session, *, year: int, today: date, scope: Any
 ) -> dict[Family, FamilyRow]:
-    """Per family from the tally: items per status and approved on time, summed per (family,
-    status) and turned into a row per family here. Read in the order of the (year, family,
-    status) index, without a sort or an expression per row: the year of a city has about
-    30,000 tally rows."""
+    """Per family from the unit x family tally: items per status and approved on time, summed
+    per (family, status) and turned into a row per family here. Read in the order of the
+    (year, family, status) index, without a sort or an expression per row: a city's year has
+    about 6,000 such rows."""
     stmt = (
         select(
-            ItemTally.family,
-            ItemTally.status,
-            func.sum(ItemTally.items),
-            func.sum(ItemTally.on_time),
+            UnitFamilyTally.family,
+            UnitFamilyTally.status,
+            func.sum(UnitFamilyTally.items),
+            func.sum(UnitFamilyTally.on_time),
         )
-        .where(ItemTally.year == year)
-        .group_by(ItemTally.family, ItemTally.status)
+        .where(UnitFamilyTally.year == year)
+        .group_by(UnitFamilyTally.family, UnitFamilyTally.status)
     )
-    stmt = _narrowed(stmt, ItemTally.unit_id, scope=scope, unit_ids=None)
+    stmt = _narrowed(stmt, UnitFamilyTally.unit_id, scope=scope, unit_ids=None)
     by_status: dict[Family, dict[str, int]] = {}
     on_time: dict[Family, int] = {}
     for family_value, status, items, approved_on_time in session.execute(stmt):
@@ -278,11 +281,15 @@ def units_with_items(
             )
         )
     else:
-        # A probe of the (unit, year) tally index per unit: a year's tally rows are 100 times
+        # A probe of the tally's (year, unit) key per unit: a year's rows are 20 times
         # as many as the units.
         holding = (
-            select(ItemTally.unit_id)
-            .where(ItemTally.unit_id == Unit.id, ItemTally.year == year, ItemTally.items > 0)
+            select(UnitFamilyTally.unit_id)
+            .where(
+                UnitFamilyTally.unit_id == Unit.id,
+                UnitFamilyTally.year == year,
+                UnitFamilyTally.items > 0,
+            )
             .exists()
         )
     stmt = select(Unit.id).where(holding).order_by(Unit.path, Unit.id)
@@ -294,24 +301,24 @@ def units_with_items(
 
 def _tally_sums(*group: Any, year: int, scope: Any, unit_ids: Collection[int] | None) -> Any:
     """Per family (and `group`) from the year's tally rows: total and items per status."""
-    items = func.sum(ItemTally.items)
+    items = func.sum(UnitFamilyTally.items)
     stmt = (
         select(
             *group,
-            ItemTally.family,
+            UnitFamilyTally.family,
             items.label("total"),
             *(
-                func.sum(when((ItemTally.status == status, ItemTally.items), else_=0)).label(
-                    status.value
-                )
+                func.sum(
+                    when((UnitFamilyTally.status == status, UnitFamilyTally.items), else_=0)
+                ).label(status.value)
                 for status in ItemStatus
             ),
         )
-        .where(ItemTally.year == year)
-        .group_by(*group, ItemTally.family)
+        .where(UnitFamilyTally.year == year)
+        .group_by(*group, UnitFamilyTally.family)
         .having(items > 0)  # a tally row falls to zero when its last item moves on
     )
-    return _narrowed(stmt, ItemTally.unit_id, scope=scope, unit_ids=unit_ids)
+    return _narrowed(stmt, UnitFamilyTally.unit_id, scope=scope, unit_ids=unit_ids)
 
 
 def _overdue(

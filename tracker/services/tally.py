@@ -7,6 +7,10 @@ are only the viewer's scope, a year, a unit, a family or a search in the require
 a few thousand tally rows instead of up to 200,000 items; other filters (period, assignee, due
 window) fall back to counting the items. What depends on today's date (overdue, past due) is
 counted over the items that are still owed or late, which are few.
+
+The dashboard reads the same counts summed per (year, unit, family, status) from
+`unit_family_tally`, which triggers on item_tally keep (migration 0014). `iter_problems`
+recounts both from the items.
 """
 
 from __future__ import annotations
@@ -20,7 +24,15 @@ from sqlalchemy import case as when
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from tracker.models import ChecklistItem, ItemStatus, ItemTally, Requirement, Unit, User
+from tracker.models import (
+    ChecklistItem,
+    ItemStatus,
+    ItemTally,
+    Requirement,
+    Unit,
+    UnitFamilyTally,
+    User,
+)
 from tracker.models.catalogue import Family
 from tracker.services import item_filters
 from tracker.services.item_filters import OVERDUE, ItemFilters, join_unit_and_requirement
@@ -164,8 +176,9 @@ def recount(session: Session) -> dict[Key, Counts]:
     }
 
 
-def iter_problems(session: Session) -> Iterator[TallyProblem]:
-    """Every tally row that differs from the items' recount (rows at zero count as absent)."""
+def iter_problems(session: Session) -> Iterator[TallyProblem | UnitFamilyTallyProblem]:
+    """Every row of either tally that differs from the items' recount (rows at zero count as
+    absent): the item tally's first, then the unit x family tally's."""
     expected = recount(session)
     kept = {
         (y, u, r, ItemStatus(s).value): (int(n), int(o), Family(f).value)
@@ -187,3 +200,50 @@ def iter_problems(session: Session) -> Iterator[TallyProblem]:
         want, have = expected.get(key, absent), kept.get(key, absent)
         if want != have:
             yield TallyProblem(key, want, have)
+    yield from _unit_family_problems(session, expected)
+
+
+FamilyKey = tuple[int, int, str, str]  # year, unit id, family, status
+
+
+@dataclass(frozen=True)
+class UnitFamilyTallyProblem:
+    key: FamilyKey
+    expected: tuple[int, int]  # items, on time: counted from the items
+    found: tuple[int, int]  # kept in unit_family_tally
+
+    def describe(self) -> str:
+        year, unit_id, family, status = self.key
+        return (
+            f"unit family tally: year {year}, unit {unit_id}, {family}, {status}: expected "
+            f"{self.expected[0]} items ({self.expected[1]} on time), found {self.found[0]} "
+            f"({self.found[1]})"
+        )
+
+
+def _unit_family_problems(
+    session: Session, recounted: dict[Key, Counts]
+) -> Iterator[UnitFamilyTallyProblem]:
+    expected: dict[FamilyKey, tuple[int, int]] = {}
+    for (year, unit_id, _requirement_id, status), (items, on_time, family) in recounted.items():
+        key = (year, unit_id, family, status)
+        before = expected.get(key, (0, 0))
+        expected[key] = (before[0] + items, before[1] + on_time)
+    kept = {
+        (y, u, Family(f).value, ItemStatus(s).value): (int(n), int(o))
+        for y, u, f, s, n, o in session.execute(
+            select(
+                UnitFamilyTally.year,
+                UnitFamilyTally.unit_id,
+                UnitFamilyTally.family,
+                UnitFamilyTally.status,
+                UnitFamilyTally.items,
+                UnitFamilyTally.on_time,
+            )
+        )
+        if n or o
+    }
+    for key in sorted(expected.keys() | kept.keys()):
+        want, have = expected.get(key, (0, 0)), kept.get(key, (0, 0))
+        if want != have:
+            yield UnitFamilyTallyProblem(key, want, have)

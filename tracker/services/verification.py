@@ -35,7 +35,9 @@ class VerificationReport:
     events_checked: int = 0
     blob_problems: list[BlobProblem] = field(default_factory=list)
     chain_problems: list[audit.ChainProblem] = field(default_factory=list)
-    tally_problems: list[tally.TallyProblem] = field(default_factory=list)
+    tally_problems: list[tally.TallyProblem | tally.UnitFamilyTallyProblem] = field(
+        default_factory=list
+    )
 
     @property
     def ok(self) -> bool:
