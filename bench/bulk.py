@@ -33,6 +33,9 @@ class BulkWriter:
 
             plain = self.url.set(drivername="postgresql").render_as_string(hide_password=False)
             self.conn = psycopg.connect(plain)
+            # The tallies are recounted once at the end (`finish`): kept row by row, a million
+            # items in one transaction pile up versions of the same tally rows.
+            self.conn.execute("ALTER TABLE checklist_item DISABLE TRIGGER USER")
         self.tables: set[str] = set()
 
     # ---------------------------------------------------------------- values
@@ -83,7 +86,8 @@ class BulkWriter:
         return count
 
     def finish(self) -> None:
-        """Commit, move PostgreSQL's id sequences past the explicit ids, vacuum, analyze."""
+        """Commit, move PostgreSQL's id sequences past the explicit ids, recount the tallies,
+        vacuum, analyze."""
         if self.sqlite:
             self.conn.execute("COMMIT")
             self.conn.execute("ANALYZE")
@@ -104,9 +108,22 @@ class BulkWriter:
                         f"SELECT setval(%s, (SELECT coalesce(max(id), 1) FROM {table}))",
                         (sequence,),
                     )
+        self.conn.execute("ALTER TABLE checklist_item ENABLE TRIGGER USER")
         self.conn.commit()
+        self._recount_tallies()
         self.conn.autocommit = True
         # VACUUM too: a settled database has its visibility map set (autovacuum would set it
         # minutes later), so index-only scans do not visit the freshly loaded heap.
         self.conn.execute("VACUUM ANALYZE")
         self.conn.close()
+
+    def _recount_tallies(self) -> None:
+        """PostgreSQL: the item tallies counted from the items, as `tracker verify` counts them."""
+        from tracker.services import tally
+
+        engine = sa.create_engine(self.url)
+        try:
+            with engine.begin() as connection:
+                tally.rebuild(connection)
+        finally:
+            engine.dispose()

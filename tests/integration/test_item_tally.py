@@ -203,3 +203,16 @@ def test_a_requirement_moved_to_another_family_takes_its_counts_along(db_session
     )
     assert Family(family) == Family.LAW_STUDY
     assert_consistent(db_session)
+
+
+def test_rebuild_recounts_both_tallies_from_the_items(db_session, bureau):
+    """What a bulk loader runs after writing items with the tally triggers disabled."""
+    requirement = make_requirement(db_session, cadence="quarterly")
+    for q in (1, 2, 3):
+        make_item(db_session, unit=bureau.section, requirement=requirement, period=f"2026-Q{q}")
+    db_session.execute(update(ItemTally).values(items=ItemTally.items + 5))
+    db_session.execute(update(UnitFamilyTally).values(on_time=UnitFamilyTally.on_time + 1))
+    assert list(tally.iter_problems(db_session))
+    tally.rebuild(db_session)
+    assert kept(db_session, year=2026, requirement_id=requirement.id) == {"open": (3, 0)}
+    assert_consistent(db_session)

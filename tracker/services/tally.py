@@ -21,7 +21,8 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import case as when
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, insert, select
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from tracker.models import (
@@ -174,6 +175,35 @@ def recount(session: Session) -> dict[Key, Counts]:
         (y, u, r, ItemStatus(s).value): (int(n), int(o or 0), Family(f).value)
         for y, u, r, s, f, n, o in rows
     }
+
+
+def rebuild(connection: Connection | Session) -> None:
+    """Both tallies recounted from the items, replacing what they held: the item tally is
+    emptied and refilled, and the triggers of item_tally fill unit_family_tally from it.
+
+    For bulk loaders that write items with checklist_item's tally triggers disabled: on
+    PostgreSQL, a million items in one transaction would update each unit x family row
+    hundreds of times, and each update leaves a row version the next one steps over (the
+    bench generator ran for a quarter of an hour instead of five minutes).
+    """
+    on_time = func.sum(when((ChecklistItem.approved_on_time, 1), else_=0))
+    key = (
+        ChecklistItem.year,
+        ChecklistItem.unit_id,
+        ChecklistItem.requirement_id,
+        ChecklistItem.status,
+        Requirement.family,
+    )
+    connection.execute(delete(ItemTally))
+    connection.execute(delete(UnitFamilyTally))  # emptied whatever it held
+    connection.execute(
+        insert(ItemTally).from_select(
+            ["year", "unit_id", "requirement_id", "status", "family", "items", "on_time"],
+            select(*key, func.count(), on_time)
+            .join(Requirement, Requirement.id == ChecklistItem.requirement_id)
+            .group_by(*key),
+        )
+    )
 
 
 def iter_problems(session: Session) -> Iterator[TallyProblem | UnitFamilyTallyProblem]:
