@@ -225,17 +225,18 @@ def _kept_family_rows(
         counts[ItemStatus(status).value] += int(items or 0)
         on_time[family] = on_time.get(family, 0) + int(approved_on_time or 0)
     past_due = _past_due_by_family(session, year=year, today=today, scope=scope)
-    return {
-        family: FamilyRow(
+    rows = {}
+    for family, counts in by_status.items():
+        overdue, late = past_due.get(family, (0, 0))
+        rows[family] = FamilyRow(
             family=family,
             total=sum(counts.values()),
             by_status=counts,
-            overdue=past_due.get(family, (0, 0))[0],
+            overdue=overdue,
             on_time=on_time[family],
-            late=past_due.get(family, (0, 0))[1],
+            late=late,
         )
-        for family, counts in by_status.items()
-    }
+    return rows
 
 
 # Listed rather than "not approved", so the (status, year, due date) index finds them.
