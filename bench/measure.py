@@ -56,7 +56,7 @@ class Options:
     database_url: str | None = None
     scales: tuple[str, ...] = ("small", "medium", "city")
     items: int | None = None  # for the custom scale
-    repetitions: int = 60
+    repetitions: int = 200
     throughput_seconds: float = 30.0
     connections: int = 20
     upload_mb: int = 1024
@@ -311,7 +311,7 @@ def main() -> None:
         "--scales", default="small,medium,city", help="comma-separated: small, medium, city, custom"
     )
     parser.add_argument("--items", type=int, help="items of the custom scale")
-    parser.add_argument("--repetitions", type=int, default=60)
+    parser.add_argument("--repetitions", type=int, default=200)
     parser.add_argument("--throughput-seconds", type=float, default=30.0)
     parser.add_argument("--upload-mb", type=int, default=1024)
     parser.add_argument("--upload-repetitions", type=int, default=3)
