@@ -237,8 +237,11 @@ class UnitFamilyTally(Base):
 
     __tablename__ = "unit_family_tally"
     __table_args__ = (
-        # A year's rows per family and status, covering the sums (the bureau's family totals).
-        Index("ix_unit_family_tally_family", "year", "family", "status", "items", "on_time"),
+        # A year's rows per family and status (the bureau's family totals). Not covering the
+        # counts: an update that changes no indexed column stays on its page (HOT), and an
+        # import of thousands of items in one transaction updates the same rows again and
+        # again (with the counts indexed, importing 1,000 cases took 4.8 s instead of 2.9).
+        Index("ix_unit_family_tally_family", "year", "family", "status"),
     )
 
     # The key leads with (year, unit): a page of units' rows, and whether a unit has any.
