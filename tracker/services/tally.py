@@ -225,12 +225,18 @@ def iter_problems(session: Session) -> Iterator[TallyProblem | UnitFamilyTallyPr
         )
         if n or o
     }
-    absent: Counts = (0, 0, "")
+    for key, want, have in _differences(expected, kept, absent=(0, 0, "")):
+        yield TallyProblem(key, want, have)
+    yield from _unit_family_problems(session, expected)
+
+
+def _differences(expected: dict, kept: dict, *, absent: tuple) -> Iterator[tuple]:
+    """(key, expected, kept) for every key whose counts differ, a missing key counting as
+    `absent`, in key order."""
     for key in sorted(expected.keys() | kept.keys()):
         want, have = expected.get(key, absent), kept.get(key, absent)
         if want != have:
-            yield TallyProblem(key, want, have)
-    yield from _unit_family_problems(session, expected)
+            yield key, want, have
 
 
 FamilyKey = tuple[int, int, str, str]  # year, unit id, family, status
@@ -273,7 +279,5 @@ def _unit_family_problems(
         )
         if n or o
     }
-    for key in sorted(expected.keys() | kept.keys()):
-        want, have = expected.get(key, (0, 0)), kept.get(key, (0, 0))
-        if want != have:
-            yield UnitFamilyTallyProblem(key, want, have)
+    for key, want, have in _differences(expected, kept, absent=(0, 0)):
+        yield UnitFamilyTallyProblem(key, want, have)
