@@ -199,8 +199,9 @@ class ItemTally(Base):
     were approved on time.
 
     Written only by the database's triggers on checklist_item (migration 0012), never by the
-    application: the counts of the checklist, the API and the dashboard read it instead of
-    counting a year's items. `tracker verify` recounts it.
+    application: the counts of the checklist and the API read it instead of counting a year's
+    items (the dashboard reads its sums per unit and family, `UnitFamilyTally`). `tracker
+    verify` recounts it.
     """
 
     __tablename__ = "item_tally"
