@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, insert, select, update
 
 from tests.factories import T0, make_case, make_requirement, seed_official_holidays
+from tests.helpers import count_statements
 from tracker.models import AuditEvent, ChecklistItem, Holiday, HolidayYear, ItemStatus
 from tracker.services import checklist, holidays
 from tracker.services.calendar import DayKind, official_calendar, official_version, official_years
@@ -288,3 +289,41 @@ def test_editing_one_day_recomputes_open_deadlines(db_session, bureau):
     )
     db_session.refresh(item)
     assert item.due_date == date(2026, 11, 30)
+
+
+def test_the_calendar_is_built_again_only_when_a_covered_year_changes(db_session):
+    seed_official_holidays(db_session)
+    local_day = date(2026, 11, 20)  # a Friday
+    first = holidays.load_calendar(db_session)
+    with count_statements() as counter:
+        assert holidays.load_calendar(db_session) is first
+    assert len(counter.statements) == 1  # the covered years' revisions, not the ~700 days
+
+    def revisions() -> dict[int, str]:
+        return dict(
+            db_session.execute(select(HolidayYear.year, HolidayYear.revision)).tuples().all()
+        )
+
+    before = revisions()
+    # Written by hand, not through the service, and twice within one second: the triggers
+    # renew the year's revision on each change, so neither leaves an outdated calendar.
+    savepoint = db_session.begin_nested()
+    db_session.execute(
+        insert(Holiday).values(day=local_day, kind=DayKind.REST, name="地方假日", source="sql")
+    )
+    after_insert = revisions()
+    assert after_insert[2026] != before[2026]
+    assert {y: r for y, r in after_insert.items() if y != 2026} == {
+        y: r for y, r in before.items() if y != 2026
+    }
+    assert not holidays.load_calendar(db_session).is_working_day(local_day)
+    db_session.execute(update(Holiday).where(Holiday.day == local_day).values(kind=DayKind.WORKDAY))
+    assert holidays.load_calendar(db_session).is_working_day(local_day)
+    db_session.execute(delete(Holiday).where(Holiday.day == local_day))
+    assert revisions()[2026] not in {before[2026], after_insert[2026]}
+    assert holidays.load_calendar(db_session).is_working_day(local_day)
+
+    # An edit rolled back leaves the tables, and so the calendar, as they were.
+    savepoint.rollback()
+    assert revisions() == before
+    assert holidays.load_calendar(db_session) is first

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import date, datetime
 
 from sqlalchemy import Date, ForeignKey, String
@@ -34,3 +35,8 @@ class HolidayYear(Base):
     version: Mapped[str] = mapped_column(String(100))
     loaded_at: Mapped[datetime] = mapped_column(UTCDateTime)
     loaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    # A fresh random token whenever the year's special days change, set by database triggers on
+    # `holiday` (migration 0015) whoever writes them: with the version it identifies the
+    # calendar a process built and kept (`holidays.load_calendar`). Random, not a counter, so
+    # that two databases (or a rolled-back edit) never show the same token for other days.
+    revision: Mapped[str] = mapped_column(String(32), default=lambda: uuid.uuid4().hex)

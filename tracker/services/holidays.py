@@ -77,15 +77,45 @@ def calendar_version_label(year_versions: Iterable[tuple[int, str]]) -> str:
     return label
 
 
+# Calendars this process built, by the covered years' (year, version, revision): see
+# `load_calendar`. A few are kept for the rare process that serves more than one database.
+_built_calendars: dict[tuple[tuple[int, str, str], ...], WorkingCalendar] = {}
+_KEEP_CALENDARS = 4
+
+
 def load_calendar(session: Session) -> WorkingCalendar:
-    """The working calendar built from the Holiday and HolidayYear tables (two queries)."""
-    years = session.execute(select(HolidayYear.year, HolidayYear.version)).all()
-    covered = [year for year, _version in years]
+    """The working calendar of the Holiday and HolidayYear tables.
+
+    One small query of the covered years' versions and revisions, which database triggers
+    renew whenever a year's special days change (migration 0015); the ~700 days are read and
+    the calendar built only when those differ from the ones this process last built it for.
+    """
+    key = tuple(
+        session.execute(
+            select(HolidayYear.year, HolidayYear.version, HolidayYear.revision).order_by(
+                HolidayYear.year
+            )
+        ).tuples()
+    )
+    calendar = _built_calendars.get(key)
+    if calendar is None:
+        calendar = _build_calendar(session, key)
+        if len(_built_calendars) >= _KEEP_CALENDARS:
+            _built_calendars.pop(next(iter(_built_calendars)))
+        _built_calendars[key] = calendar
+    return calendar
+
+
+def _build_calendar(session: Session, years: tuple[tuple[int, str, str], ...]) -> WorkingCalendar:
     days = [
         SpecialDay(day, DayKind(kind), name)
         for day, kind, name in session.execute(select(Holiday.day, Holiday.kind, Holiday.name))
     ]
-    return WorkingCalendar(days, covered, version=calendar_version_label(years))
+    return WorkingCalendar(
+        days,
+        [year for year, _version, _revision in years],
+        version=calendar_version_label((year, version) for year, version, _revision in years),
+    )
 
 
 # ---------------------------------------------------------------- writing a year
