@@ -327,3 +327,16 @@ def test_the_calendar_is_built_again_only_when_a_covered_year_changes(db_session
     savepoint.rollback()
     assert revisions() == before
     assert holidays.load_calendar(db_session) is first
+
+
+def test_a_process_keeps_a_few_calendars(db_session, monkeypatch):
+    monkeypatch.setattr(holidays, "_built_calendars", {})
+    seed_official_holidays(db_session)
+    built = []
+    for n in range(holidays._KEEP_CALENDARS + 2):
+        db_session.execute(
+            update(HolidayYear).where(HolidayYear.year == 2026).values(version=f"v{n}")
+        )
+        built.append(holidays.load_calendar(db_session))
+    assert len({id(calendar) for calendar in built}) == len(built)
+    assert list(holidays._built_calendars.values()) == built[-holidays._KEEP_CALENDARS :]

@@ -10,6 +10,7 @@ import csv
 import hashlib
 import io
 import re
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -81,6 +82,7 @@ def calendar_version_label(year_versions: Iterable[tuple[int, str]]) -> str:
 # `load_calendar`. A few are kept for the rare process that serves more than one database.
 _built_calendars: dict[tuple[tuple[int, str, str], ...], WorkingCalendar] = {}
 _KEEP_CALENDARS = 4
+_built_calendars_lock = threading.Lock()
 
 
 def load_calendar(session: Session) -> WorkingCalendar:
@@ -100,9 +102,10 @@ def load_calendar(session: Session) -> WorkingCalendar:
     calendar = _built_calendars.get(key)
     if calendar is None:
         calendar = _build_calendar(session, key)
-        if len(_built_calendars) >= _KEEP_CALENDARS:
-            _built_calendars.pop(next(iter(_built_calendars)))
-        _built_calendars[key] = calendar
+        with _built_calendars_lock:  # request threads and the scheduler's share the dict
+            while len(_built_calendars) >= _KEEP_CALENDARS:
+                del _built_calendars[next(iter(_built_calendars))]
+            _built_calendars[key] = calendar
     return calendar
 
 
