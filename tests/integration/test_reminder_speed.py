@@ -99,3 +99,28 @@ def test_an_inactive_units_owed_items_are_not_reminded(app, db_session, bureau, 
     listed = {i for n in db_session.scalars(select(Notification)) for i in n.item_ids}
     assert active.id in listed
     assert not {inactive.id, overdue.id} & listed
+
+
+def test_owed_items_come_in_due_order_whatever_order_the_database_gives(
+    app, db_session, bureau, holidays
+):
+    from tracker.models import ItemStatus, Unit
+    from tracker.services.reminders import planning
+
+    dues = [date(2026, 10, 20), date(2026, 9, 1), date(2026, 10, 13), date(2026, 9, 1)]
+    made = [make_item(db_session, unit=bureau.section, due_date=due) for due in dues]
+    made.append(
+        make_item(
+            db_session, unit=bureau.section, due_date=date(2026, 9, 2), status=ItemStatus.RETURNED
+        )
+    )
+    make_item(
+        db_session, unit=bureau.section, due_date=date(2026, 8, 3), status=ItemStatus.APPROVED
+    )
+    make_item(db_session, unit=bureau.section, due_date=date(2026, 12, 1))  # beyond `until`
+    units = {unit.id: unit for unit in db_session.scalars(select(Unit))}
+    with count_statements() as counter:
+        owed = planning._owed_items(db_session, until=date(2026, 11, 1), units=units)
+    assert counter.count == 1
+    expected = sorted(made, key=lambda item: (item.due_date, item.id))
+    assert [(i.id, i.due_date) for i in owed] == [(i.id, i.due_date) for i in expected]

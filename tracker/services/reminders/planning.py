@@ -123,16 +123,19 @@ def _item(row: Sequence[Any]) -> Item:
 def _owed_items(session: Session, *, until: date, units: dict[int, Unit]) -> list[Item]:
     """Owed items of active units due before `until` (overdue ones included), by due date."""
     rows = session.execute(
-        _select_items()
-        .where(
+        _select_items().where(
             ChecklistItem.status.in_([s.value for s in OWED_STATUSES]),
             ChecklistItem.due_date < until,
         )
-        .order_by(ChecklistItem.due_date, ChecklistItem.id)
     )
     # Active units picked here, not joined: with the unit in the join, SQLite walked every
     # item of every unit (2 s at a million items) instead of the (status, due date) index.
-    return [item for item in map(_item, rows) if units[item.unit_id].active]
+    items = [item for item in map(_item, rows) if units[item.unit_id].active]
+    # Sorted here, not by SQL: asked for due-date order, SQLite walked the due-date index
+    # through every item ever due (0.5 s at a million items) to spare itself this sort of
+    # the 11,000 owed ones that the (status, due date) index gives in 0.05 s.
+    items.sort(key=lambda item: (item.due_date, item.id))
+    return items
 
 
 def _waiting_submissions(session: Session, *, before: datetime) -> list[tuple[Item, datetime]]:
