@@ -210,11 +210,8 @@ class ItemTally(Base):
         Index(
             "ix_item_tally_unit", "unit_id", "year", "status", "requirement_id", "items", "on_time"
         ),
-        # A year's rows per unit and family, covering the sums (the dashboard).
-        Index(
-            "ix_item_tally_year_family", "year", "unit_id", "family", "status", "items", "on_time"
-        ),
-        # A year's rows per family and status, covering the sums (the bureau-wide dashboard).
+        # A year's rows, covering the sums: the counts of a viewer who sees every unit (on
+        # PostgreSQL, 14 ms for a city's year against 22 through the units' index).
         Index("ix_item_tally_year_family_status", "year", "family", "status", "items", "on_time"),
     )
 
