@@ -89,7 +89,7 @@ def load_calendar(session: Session) -> WorkingCalendar:
     """The working calendar of the Holiday and HolidayYear tables.
 
     One small query of the covered years' versions and revisions, which database triggers
-    renew whenever a year's special days change (migration 0015); the ~700 days are read and
+    renew whenever a year's special days change (migration 0015); the ~770 days are read and
     the calendar built only when those differ from the ones this process last built it for.
     """
     key = tuple(
