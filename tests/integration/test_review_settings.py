@@ -46,7 +46,10 @@ def test_templates_are_created_in_order_and_audited(db_session, admin):
     )
     assert placed.position == 0
     event = db_session.scalar(
-        select(AuditEvent).where(AuditEvent.action == "reason_template.created").limit(1)
+        select(AuditEvent)
+        .where(AuditEvent.action == "reason_template.created")
+        .order_by(AuditEvent.seq)  # the first created: unordered, PostgreSQL may give any
+        .limit(1)
     )
     assert event.object_id == str(first.id) and event.data["text_en"] == "One"
 
