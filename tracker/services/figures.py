@@ -20,7 +20,6 @@ from sqlalchemy.orm import Session
 
 from tracker.models import ChecklistItem, ItemStatus, Requirement, Unit, UnitFamilyTally, User
 from tracker.models.catalogue import Family
-from tracker.models.checklist import OWED_STATUSES
 from tracker.permissions import sees_all_units
 from tracker.scoping import unit_scope
 from tracker.services.item_filters import year_condition
@@ -241,7 +240,6 @@ def _kept_family_rows(
 
 # Listed rather than "not approved", so the (status, year, due date) index finds them.
 NOT_APPROVED = tuple(s.value for s in ItemStatus if s != ItemStatus.APPROVED)
-OWED_VALUES = tuple(s.value for s in OWED_STATUSES)
 
 
 def _past_due_by_family(
@@ -255,7 +253,7 @@ def _past_due_by_family(
     stmt = (
         select(
             Requirement.family,
-            func.count(when((ChecklistItem.status.in_(OWED_VALUES), 1))),
+            func.count(when((ChecklistItem.is_overdue(today), 1))),  # the model's rule
             func.count(),
         )
         .select_from(ChecklistItem)
