@@ -149,31 +149,32 @@ class TallyProblem:
         )
 
 
+def _recount_select() -> Any:
+    """The tally as the items give it: (year, unit, requirement, status, family, items, on
+    time) per key, by one GROUP BY (the columns in the order of `TALLY_COLUMNS`)."""
+    on_time = func.sum(when((ChecklistItem.approved_on_time, 1), else_=0))
+    key = (
+        ChecklistItem.year,
+        ChecklistItem.unit_id,
+        ChecklistItem.requirement_id,
+        ChecklistItem.status,
+        Requirement.family,
+    )
+    return (
+        select(*key, func.count(), on_time)
+        .join(Requirement, Requirement.id == ChecklistItem.requirement_id)
+        .group_by(*key)
+    )
+
+
+TALLY_COLUMNS = ["year", "unit_id", "requirement_id", "status", "family", "items", "on_time"]
+
+
 def recount(session: Session) -> dict[Key, Counts]:
     """The tally as the items give it, by one GROUP BY."""
-    on_time = func.sum(when((ChecklistItem.approved_on_time, 1), else_=0))
-    rows = session.execute(
-        select(
-            ChecklistItem.year,
-            ChecklistItem.unit_id,
-            ChecklistItem.requirement_id,
-            ChecklistItem.status,
-            Requirement.family,
-            func.count(),
-            on_time,
-        )
-        .join(Requirement, Requirement.id == ChecklistItem.requirement_id)
-        .group_by(
-            ChecklistItem.year,
-            ChecklistItem.unit_id,
-            ChecklistItem.requirement_id,
-            ChecklistItem.status,
-            Requirement.family,
-        )
-    )
     return {
         (y, u, r, ItemStatus(s).value): (int(n), int(o or 0), Family(f).value)
-        for y, u, r, s, f, n, o in rows
+        for y, u, r, s, f, n, o in session.execute(_recount_select())
     }
 
 
@@ -186,24 +187,9 @@ def rebuild(connection: Connection | Session) -> None:
     hundreds of times, and each update leaves a row version the next one steps over (the
     bench generator ran for a quarter of an hour instead of five minutes).
     """
-    on_time = func.sum(when((ChecklistItem.approved_on_time, 1), else_=0))
-    key = (
-        ChecklistItem.year,
-        ChecklistItem.unit_id,
-        ChecklistItem.requirement_id,
-        ChecklistItem.status,
-        Requirement.family,
-    )
     connection.execute(delete(ItemTally))
     connection.execute(delete(UnitFamilyTally))  # emptied whatever it held
-    connection.execute(
-        insert(ItemTally).from_select(
-            ["year", "unit_id", "requirement_id", "status", "family", "items", "on_time"],
-            select(*key, func.count(), on_time)
-            .join(Requirement, Requirement.id == ChecklistItem.requirement_id)
-            .group_by(*key),
-        )
-    )
+    connection.execute(insert(ItemTally).from_select(TALLY_COLUMNS, _recount_select()))
 
 
 def iter_problems(session: Session) -> Iterator[TallyProblem | UnitFamilyTallyProblem]:
