@@ -311,12 +311,12 @@ def main() -> None:
         "--scales", default="small,medium,city", help="comma-separated: small, medium, city, custom"
     )
     parser.add_argument("--items", type=int, help="items of the custom scale")
-    parser.add_argument("--repetitions", type=int, default=200)
-    parser.add_argument("--throughput-seconds", type=float, default=30.0)
-    parser.add_argument("--upload-mb", type=int, default=1024)
-    parser.add_argument("--upload-repetitions", type=int, default=3)
-    parser.add_argument("--export-repetitions", type=int, default=1)
-    parser.add_argument("--reminder-repetitions", type=int, default=3)
+    parser.add_argument("--repetitions", type=int, default=Options.repetitions)
+    parser.add_argument("--throughput-seconds", type=float, default=Options.throughput_seconds)
+    parser.add_argument("--upload-mb", type=int, default=Options.upload_mb)
+    parser.add_argument("--upload-repetitions", type=int, default=Options.upload_repetitions)
+    parser.add_argument("--export-repetitions", type=int, default=Options.export_repetitions)
+    parser.add_argument("--reminder-repetitions", type=int, default=Options.reminder_repetitions)
     parser.add_argument("--out", type=Path, help="JSON file (default bench/results/<db>.json)")
     parser.add_argument("--workdir", type=Path, help="keep databases and files here")
     parser.add_argument(
