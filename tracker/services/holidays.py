@@ -85,6 +85,17 @@ _KEEP_CALENDARS = 4
 _built_calendars_lock = threading.Lock()
 
 
+def calendar_key(session: Session) -> tuple[tuple[int, str, str], ...]:
+    """The covered years' (year, version, revision): it changes whenever any special day does."""
+    return tuple(
+        session.execute(
+            select(HolidayYear.year, HolidayYear.version, HolidayYear.revision).order_by(
+                HolidayYear.year
+            )
+        ).tuples()
+    )
+
+
 def load_calendar(session: Session) -> WorkingCalendar:
     """The working calendar of the Holiday and HolidayYear tables.
 
@@ -92,13 +103,7 @@ def load_calendar(session: Session) -> WorkingCalendar:
     renew whenever a year's special days change (migration 0015); the ~770 days are read and
     the calendar built only when those differ from the ones this process last built it for.
     """
-    key = tuple(
-        session.execute(
-            select(HolidayYear.year, HolidayYear.version, HolidayYear.revision).order_by(
-                HolidayYear.year
-            )
-        ).tuples()
-    )
+    key = calendar_key(session)
     calendar = _built_calendars.get(key)
     if calendar is None:
         calendar = _build_calendar(session, key)
