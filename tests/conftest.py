@@ -20,6 +20,7 @@ from flask_migrate import upgrade
 from flask_sqlalchemy.session import Session as FlaskSQLAlchemySession
 
 from tests.factories import Bureau, make_bureau, make_item
+from tests.write_audit_guard import WriteAuditGuard
 from tracker import create_app
 from tracker.config import TestConfig
 from tracker.extensions import db
@@ -27,6 +28,7 @@ from tracker.models import Role, User
 from tracker.storage.local import LocalBlobStorage
 
 PG_ENV = "TRACKER_TEST_DATABASE_URL"
+WRITE_AUDIT_GUARD = WriteAuditGuard()
 
 
 class ConnectionBoundSession(FlaskSQLAlchemySession):
@@ -85,6 +87,7 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
     application.test_client_class = FreshContextClient
     with application.app_context():
         upgrade()  # the schema comes from the migrations, as in production
+        WRITE_AUDIT_GUARD.install(db.engine)
     yield application
     with application.app_context():
         db.engine.dispose()  # close pooled connections before the interpreter does
@@ -116,6 +119,8 @@ def db_session(app: Flask) -> Iterator[sa.orm.scoped_session]:
             db.session = original
             outer.rollback()
             connection.close()
+        unaudited = WRITE_AUDIT_GUARD.take()
+        assert not unaudited, unaudited
 
 
 @pytest.fixture

@@ -1,0 +1,76 @@
+"""Every request that commits a write also writes an audit event, in the same transaction.
+
+The page cache (tracker/page_cache.py) keeps pages under the audit chain's head: a request that
+changed the ledger without moving the head would leave cached pages stale. The suite installs
+this guard on its app and fails any test during which a request commits a write to a table
+other than those listed below without appending to the audit chain; every view the suite
+exercises is checked this way, hit or miss of the cache.
+
+Writes outside a request (the scheduler, commands, the tests' own factories) are not checked:
+no page is served from them, and the factories stand for data already on record.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from flask import g, has_request_context, request
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+_WRITE = re.compile(r'^\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+"?(\w+)', re.IGNORECASE)
+_AUDIT_TABLES = frozenset({"audit_event", "audit_head"})
+
+# Written without an audit event on purpose; no cached page shows them.
+UNAUDITED_TABLES = frozenset(
+    {
+        "api_token",  # its last use, stamped on every API call
+        "blob",  # an upload's stored file, committed before the (audited) evidence row
+    }
+)
+
+
+@dataclass
+class WriteAuditGuard:
+    violations: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._key = f"_written_tables_{id(self)}"  # each guard counts its own engine's writes
+
+    def install(self, engine: Engine) -> None:
+        event.listen(engine, "before_cursor_execute", self._on_statement)
+        event.listen(Session, "after_commit", self._on_commit)
+        event.listen(Session, "after_rollback", self._on_rollback)
+
+    def uninstall(self, engine: Engine) -> None:
+        event.remove(engine, "before_cursor_execute", self._on_statement)
+        event.remove(Session, "after_commit", self._on_commit)
+        event.remove(Session, "after_rollback", self._on_rollback)
+
+    def take(self) -> list[str]:
+        found, self.violations = self.violations, []
+        return found
+
+    def _on_statement(self, _conn, _cursor, statement, _params, _context, _many) -> None:
+        if not has_request_context():
+            return
+        match = _WRITE.match(statement)
+        if match:
+            g.setdefault(self._key, set()).add(match.group(1).lower())
+
+    def _on_commit(self, _session: Session) -> None:
+        if not has_request_context():
+            return
+        written = g.pop(self._key, set())
+        unaudited = written - _AUDIT_TABLES - UNAUDITED_TABLES
+        if unaudited and not written & _AUDIT_TABLES:
+            self.violations.append(
+                f"{request.method} {request.path} committed {sorted(unaudited)} "
+                "without an audit event"
+            )
+
+    def _on_rollback(self, _session: Session) -> None:
+        if has_request_context():
+            g.pop(self._key, None)
