@@ -25,6 +25,7 @@ from tracker import create_app
 from tracker.config import TestConfig
 from tracker.extensions import db
 from tracker.models import Role, User
+from tracker.page_cache import EXTENSION as PAGE_CACHE
 from tracker.storage.local import LocalBlobStorage
 
 PG_ENV = "TRACKER_TEST_DATABASE_URL"
@@ -119,6 +120,9 @@ def db_session(app: Flask) -> Iterator[sa.orm.scoped_session]:
             db.session = original
             outer.rollback()
             connection.close()
+            # The rollback takes the audit chain back: pages kept meanwhile must go with it.
+            if PAGE_CACHE in app.extensions:
+                app.extensions[PAGE_CACHE].clear()
         unaudited = WRITE_AUDIT_GUARD.take()
         assert not unaudited, unaudited
 

@@ -9,7 +9,7 @@ from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from tracker import downloads
+from tracker import downloads, page_cache
 from tracker.clock import Clock
 from tracker.config import PROJECT_ROOT, Config
 
@@ -36,6 +36,7 @@ def create_app(config: object | None = None) -> Flask:
     _register_errors(app)
     _register_template_helpers(app)
     downloads.init_app(app)
+    page_cache.init_app(app)
     _register_cli(app)
     return app
 

@@ -136,6 +136,9 @@ class Config:
         self.RATELIMIT_LOGIN = os.environ.get("TRACKER_RATELIMIT_LOGIN", "30 per minute")
         self.TRACKER_API_RATE_LIMIT = os.environ.get("TRACKER_API_RATE_LIMIT", "120 per minute")
         self.PER_PAGE = 50
+        # Whole pages kept per worker for the checklist, review queue and dashboard
+        # (tracker/page_cache.py); 0 turns the cache off.
+        self.TRACKER_PAGE_CACHE_MB = _int("TRACKER_PAGE_CACHE_MB", 32)
         self.DEMO_PASSWORD = os.environ.get("TRACKER_DEMO_PASSWORD", "demo-tracker-2026")
 
 
@@ -152,5 +155,8 @@ class TestConfig(Config):
         self.RATELIMIT_ENABLED = False
         # Tests move the frozen clock by days between requests; tests/hardening turn it on.
         self.TRACKER_IDLE_MINUTES = 0
+        # Tests write through factories, which keep no audit chain: pages are built afresh
+        # unless a test turns the cache on (tests/integration/test_page_cache.py).
+        self.TRACKER_PAGE_CACHE_MB = 0
         # Cheap argon2 parameters: the suite hashes hundreds of passwords.
         self.PASSWORD_HASH_FAST = True

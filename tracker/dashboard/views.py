@@ -22,6 +22,7 @@ from tracker.i18n import current_locale
 from tracker.models import ItemStatus
 from tracker.models.catalogue import FAMILY_LABELS
 from tracker.models.checklist import STATUS_LABELS
+from tracker.page_cache import cached_page
 from tracker.permissions import Permission, sees_all_units
 from tracker.services import dashboard, figures
 from tracker.services.figures import MAX_YEAR, MIN_YEAR, FamilyRow, FigureRow
@@ -151,6 +152,7 @@ def _bars(groups: list[Figures]) -> list[dict[str, Any]]:
 
 @bp.get("/")
 @requires(Permission.VIEW_DASHBOARD)
+@cached_page
 def index():
     locale = current_locale()
     today_ = today()

@@ -22,6 +22,7 @@ from tracker.items.page import item_panel
 from tracker.models import ChecklistItem, ItemStatus, Requirement, Unit, User
 from tracker.models.catalogue import FAMILY_LABELS
 from tracker.models.checklist import OWED_STATUSES, STATUS_LABELS
+from tracker.page_cache import cached_page
 from tracker.permissions import Permission, can_assign_item, can_see_unit, has_permission
 from tracker.scoping import unit_choices, unit_scope
 from tracker.services import assignment, item_filters, tally
@@ -95,6 +96,7 @@ def _assignable_people(scope: Any, locale: str) -> list[Person]:
 
 @bp.get("/")
 @requires(Permission.VIEW_ITEMS)
+@cached_page
 def index():
     locale = current_locale()
     today_ = today()

@@ -11,6 +11,7 @@ from tracker.clock import get_clock, today
 from tracker.extensions import db
 from tracker.guards import requires
 from tracker.models.catalogue import FAMILY_LABELS, Family
+from tracker.page_cache import cached_page
 from tracker.permissions import Permission
 from tracker.review import bp
 from tracker.review.queue import QueueFilters, queue_statement, waiting_in_this_request
@@ -22,6 +23,7 @@ MAX_WAITING_DAYS = 250
 
 @bp.get("/")
 @requires(Permission.REVIEW_ITEMS)
+@cached_page
 def queue():
     args = request.args
     family = args.get("family", "")
