@@ -226,12 +226,16 @@ def markdown(results: dict) -> str:
         )
     if "throughput" in last:
         t = last["throughput"]
-        c, h = t["checklist"], t["hello"]
-        out.append(
-            f"| throughput, {c['connections']} connections (req/s; errors) | "
-            f"{c['requests_per_second']}; {c['errors']} | {h['requests_per_second']}; "
-            f"{h['errors']} | {c['requests_per_second'] / h['requests_per_second']:.3f} |"
-        )
+        h = t["hello"]
+        for key, label in (("checklist", ""), ("checklist_uncached", ", page cache off")):
+            if key not in t:  # results written before the page cache
+                continue
+            c = t[key]
+            out.append(
+                f"| throughput{label}, {c['connections']} connections (req/s; errors) | "
+                f"{c['requests_per_second']}; {c['errors']} | {h['requests_per_second']}; "
+                f"{h['errors']} | {c['requests_per_second'] / h['requests_per_second']:.3f} |"
+            )
     out.append("")
     out.append("| target | value | limit | holds |")
     out.append("|---|---:|---:|---|")

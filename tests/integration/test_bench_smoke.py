@@ -77,7 +77,7 @@ def test_the_largest_scale_measures_upload_export_reminders_and_load(
     assert export["rows"] > 0
     assert export["export"]["peak_rss_mb"] > 0 and export["baseline"]["median_s"] > 0
     assert scale["reminders"]["repetitions"] == 1
-    for page in ("checklist", "hello"):
+    for page in ("checklist", "checklist_uncached", "hello"):
         assert scale["throughput"][page]["requests"] > 0
         assert scale["throughput"][page]["errors"] == 0
 
