@@ -47,17 +47,17 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 EXTENSION = "tracker_page_cache"
 # Stands for the CSRF token inside a kept page; random, so that no page text can contain it.
-_CSRF_PLACEHOLDER = f"csrf-{secrets.token_hex(16)}"
+_CSRF_PLACEHOLDER = f"csrf-{secrets.token_hex(16)}".encode()
 
 
 @dataclass(frozen=True)
 class _Page:
-    html: str
+    html: bytes  # UTF-8, as served: its size is what it costs to keep
     has_csrf: bool  # whether the placeholder must be replaced by this request's token
 
 
 class PageCache:
-    """Least recently used pages, bounded by the size of their text; safe across threads."""
+    """Least recently used pages, bounded by their total size; safe across threads."""
 
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
@@ -81,7 +81,7 @@ class PageCache:
             return page
 
     def put(self, key: Hashable, page: _Page) -> None:
-        size = len(page.html) * 4  # an upper bound of a str's memory (UCS-4), cheap to compute
+        size = len(page.html)
         if size > self.max_bytes:
             return
         with self._lock:
@@ -136,15 +136,16 @@ def cached_page(view: F) -> F:
         page = cache.get(key)
         if page is not None:
             if page.has_csrf:
-                return page.html.replace(_CSRF_PLACEHOLDER, generate_csrf())
+                return page.html.replace(_CSRF_PLACEHOLDER, generate_csrf().encode())
             return page.html
         response = view(*args, **kwargs)
         if isinstance(response, str) and not request_ctx.flashes:
+            html = response.encode()
             token = g.get(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"))
             if token:
-                cache.put(key, _Page(response.replace(token, _CSRF_PLACEHOLDER), has_csrf=True))
+                cache.put(key, _Page(html.replace(token.encode(), _CSRF_PLACEHOLDER), True))
             else:
-                cache.put(key, _Page(response, has_csrf=False))
+                cache.put(key, _Page(html, has_csrf=False))
         return response
 
     return wrapper  # type: ignore[return-value]

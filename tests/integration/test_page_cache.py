@@ -233,17 +233,20 @@ def test_every_session_gets_its_own_csrf_token(app, cache, world, section_item):
 def test_the_least_recently_used_pages_go_first():
     from tracker.page_cache import _Page
 
-    cache = PageCache(max_bytes=400)  # 100 characters
-    cache.put("a", _Page("a" * 40, has_csrf=False))
-    cache.put("b", _Page("b" * 40, has_csrf=False))
+    def sized(n: int, letter: str = "x") -> _Page:
+        return _Page((letter * n).encode(), has_csrf=False)
+
+    cache = PageCache(max_bytes=100)
+    cache.put("a", sized(40, "a"))
+    cache.put("b", sized(40, "b"))
     assert cache.get("a") is not None  # now b is the least recently used
-    cache.put("c", _Page("c" * 40, has_csrf=False))
+    cache.put("c", sized(40, "c"))
     assert cache.get("b") is None
     assert cache.get("a") is not None and cache.get("c") is not None
-    assert cache.total_bytes == 320
-    cache.put("c", _Page("c" * 10, has_csrf=False))  # replaced, not counted twice
-    assert cache.total_bytes == 200
-    cache.put("big", _Page("x" * 101, has_csrf=False))  # larger than the whole cache
+    assert cache.total_bytes == 80
+    cache.put("c", sized(10))  # replaced, not counted twice
+    assert cache.total_bytes == 50
+    cache.put("big", sized(101))  # larger than the whole cache
     assert cache.get("big") is None and len(cache) == 2
     cache.clear()
     assert len(cache) == 0 and cache.total_bytes == 0
