@@ -1,13 +1,13 @@
-"""Every request that commits a write also writes an audit event, in the same transaction.
+"""Every request and command that commits a write also writes an audit event with it.
 
-The page cache (tracker/page_cache.py) keeps pages under the audit chain's head: a request that
-changed the ledger without moving the head would leave cached pages stale. The suite installs
-this guard on its app and fails any test during which a request commits a write to a table
-other than those listed below without appending to the audit chain; every view the suite
-exercises is checked this way, hit or miss of the cache.
+The page cache (tracker/page_cache.py) keeps pages under the audit chain's head: a change made
+without moving the head would leave cached pages stale. The suite installs this guard on its
+app and fails any test during which a request or a `flask` command commits a write to a table
+other than those listed below without appending to the audit chain in the same transaction;
+every view and command the suite exercises is checked this way.
 
-Writes outside a request (the scheduler, commands, the tests' own factories) are not checked:
-no page is served from them, and the factories stand for data already on record.
+The tests' own factories write outside both and are not checked: they stand for data already
+on record.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+import click
 from flask import g, has_request_context, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
@@ -28,6 +29,8 @@ UNAUDITED_TABLES = frozenset(
     {
         "api_token",  # its last use, stamped on every API call
         "blob",  # an upload's stored file, committed before the (audited) evidence row
+        "job_run",  # the scheduler's own record of which job ran for which slot
+        "notification",  # reminders queued and sent: the outbox is their record
     }
 )
 
@@ -54,23 +57,30 @@ class WriteAuditGuard:
         return found
 
     def _on_statement(self, _conn, _cursor, statement, _params, _context, _many) -> None:
-        if not has_request_context():
+        if not _watched():
             return
         match = _WRITE.match(statement)
         if match:
             g.setdefault(self._key, set()).add(match.group(1).lower())
 
     def _on_commit(self, _session: Session) -> None:
-        if not has_request_context():
+        if not _watched():
             return
         written = g.pop(self._key, set())
         unaudited = written - _AUDIT_TABLES - UNAUDITED_TABLES
         if unaudited and not written & _AUDIT_TABLES:
-            self.violations.append(
-                f"{request.method} {request.path} committed {sorted(unaudited)} "
-                "without an audit event"
-            )
+            self.violations.append(f"{_who()} committed {sorted(unaudited)} without an audit event")
 
     def _on_rollback(self, _session: Session) -> None:
-        if has_request_context():
+        if _watched():
             g.pop(self._key, None)
+
+
+def _watched() -> bool:
+    return has_request_context() or click.get_current_context(silent=True) is not None
+
+
+def _who() -> str:
+    if has_request_context():
+        return f"{request.method} {request.path}"
+    return f"command {click.get_current_context().command_path}"

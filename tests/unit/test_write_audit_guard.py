@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import click
 import pytest
 import sqlalchemy as sa
 from flask import Flask
@@ -52,3 +53,11 @@ def test_audited_rolled_back_and_out_of_request_writes_pass(guarded):
         write(engine, audited=False, commit=False)
     write(engine, audited=False)  # a command or a factory, outside any request
     assert guard.take() == []
+
+
+def test_a_command_committing_a_write_without_an_audit_event_is_reported(guarded):
+    guard, engine, app = guarded
+    with app.app_context(), click.Context(click.Command("fix"), info_name="fix"):
+        write(engine, audited=False)
+        write(engine, audited=True)
+    assert guard.take() == ["command fix committed ['note'] without an audit event"]
