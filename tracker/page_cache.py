@@ -8,8 +8,8 @@ everything it is built from:
 - the language and the bureau's date (traffic lights and "overdue" move at midnight);
 - the ledger's stamp: the last `seq` and hash of the audit chain (every change the application
   makes writes an audit event in the same transaction; `tests/write_audit_guard.py` fails any
-  test whose request commits a write without one) and the working calendar's revisions
-  (database triggers renew them even for a hand-written holiday fix).
+  test during which a request or command commits a write without one) and the working
+  calendar's revisions (database triggers renew them even for a hand-written holiday fix).
 
 The stamp is read before the view reads anything, so a page is never kept under a stamp newer
 than its data: a write committed meanwhile only files an up-to-date page under the older stamp,
