@@ -143,9 +143,8 @@ def cached_page(view: F) -> F:
             html = response.encode()
             token = g.get(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"))
             if token:
-                cache.put(key, _Page(html.replace(token.encode(), _CSRF_PLACEHOLDER), True))
-            else:
-                cache.put(key, _Page(html, has_csrf=False))
+                html = html.replace(token.encode(), _CSRF_PLACEHOLDER)
+            cache.put(key, _Page(html, has_csrf=bool(token)))
         return response
 
     return wrapper  # type: ignore[return-value]
