@@ -177,12 +177,12 @@ def measure_upload(server, token: str, url: str, options: Options, work: Path) -
     }
 
 
-def _checklist_throughput(port: int, result: dict, options: Options) -> dict:
+def _checklist_throughput(port: int, path: str, options: Options) -> dict:
     browser = Browser(port)
     browser.sign_in(CHIEF, PASSWORD)
     return throughput(
         port,
-        result["pages"]["checklist"]["path"],
+        path,
         browser.headers(),
         connections=options.connections,
         seconds=options.throughput_seconds,
@@ -233,14 +233,15 @@ def measure_scale(name: str, options: Options, work: Path) -> dict:
     uncached = {**env, "TRACKER_PAGE_CACHE_MB": "0"}
     with gunicorn("wsgi:app", uncached, check_path="/healthz") as server:
         result["pages"] = measure_pages(server.port, token, url, options.repetitions)
+        checklist_path = result["pages"]["checklist"]["path"]
         if largest:
             print(f"[{name}] pages measured; throughput and upload next", flush=True)
-            checklist_uncached = _checklist_throughput(server.port, result, options)
+            checklist_uncached = _checklist_throughput(server.port, checklist_path, options)
             result["upload"] = measure_upload(server, token, url, options, work)
     if largest:
         with gunicorn("wsgi:app", env, check_path="/healthz") as server:
             result["throughput"] = {
-                "checklist": _checklist_throughput(server.port, result, options),
+                "checklist": _checklist_throughput(server.port, checklist_path, options),
                 "checklist_uncached": checklist_uncached,
                 "hello": hello_load,
             }
