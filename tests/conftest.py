@@ -142,6 +142,13 @@ def bureau(db_session) -> Bureau:
 
 
 def signed_in_client(app: Flask, user: User) -> FlaskClient:
+    """A client signed in as the user without the sign-in form: a sign-in of its own."""
+    from tracker.clock import now
+    from tracker.extensions import db
+    from tracker.services.sign_ins import open_sign_in
+
+    open_sign_in(db.session, user=user, now=now())
+    db.session.commit()
     client = app.test_client()
     with client.session_transaction() as session:
         session["_user_id"] = user.get_id()

@@ -31,6 +31,7 @@ UNAUDITED_TABLES = frozenset(
         "blob",  # an upload's stored file, committed before the (audited) evidence row
         "job_run",  # the scheduler's own record of which job ran for which slot
         "notification",  # reminders queued and sent: the outbox is their record
+        "sign_in",  # a browser's sign-in, ended when it idles out (sign-in and out are audited)
     }
 )
 

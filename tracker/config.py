@@ -155,6 +155,9 @@ class TestConfig(Config):
         self.RATELIMIT_ENABLED = False
         # Tests move the frozen clock by days between requests; tests/hardening turn it on.
         self.TRACKER_IDLE_MINUTES = 0
+        # ... and by months after signing in: sign-ins (services/sign_ins.py) last as long as
+        # the remember cookie; tests/hardening set the real lifetime.
+        self.REMEMBER_COOKIE_DURATION = timedelta(days=3650)
         # Tests write through factories, which keep no audit chain: pages are built afresh
         # unless a test turns the cache on (tests/integration/test_page_cache.py).
         self.TRACKER_PAGE_CACHE_MB = 0

@@ -90,6 +90,15 @@ def _clean_storage(_session: Session, _now: datetime) -> dict:
     return {"temporary_files_removed": removed}
 
 
+def _prune_sign_ins(session: Session, now: datetime) -> dict:
+    """Delete the sign-ins of browsers closed without signing out, once past their lifetime."""
+    from tracker.auth.session import sign_in_lifetime
+    from tracker.services.sign_ins import prune_sign_ins
+
+    removed = prune_sign_ins(session, now=now, lifetime=sign_in_lifetime())
+    return {"sign_ins_removed": removed}
+
+
 def _refresh_statistics(session: Session, _now: datetime) -> dict:
     """Refresh SQLite's query-planner statistics (PostgreSQL's autovacuum keeps its own).
 
@@ -117,6 +126,7 @@ def job_table() -> list[Job]:
         Job("reminders", daily_at(reminder_hour), _reminders),
         Job("dispatch", every_minute, _dispatch, once_per_slot=False),
         Job("clean_storage", daily_at(2, 30), _clean_storage),
+        Job("prune_sign_ins", daily_at(2, 40), _prune_sign_ins),
         Job("refresh_statistics", daily_at(2, 45), _refresh_statistics),
     ]
 

@@ -71,7 +71,8 @@ def test_sign_in_starts_a_new_session(app, client, bureau):
     assert sign_in(client, chief.email).status_code == 302
     after = session_of(app, client)
     assert client.get_cookie("session").value != before
-    assert after["_user_id"] == chief.session_token and len(after[SESSION_ID_KEY]) >= 16
+    assert after["_user_id"] == f"{chief.session_token}.{open_sign_in_keys(chief)[0]}"
+    assert len(after[SESSION_ID_KEY]) >= 16
     # Nothing of the visitor's session survives, its CSRF token included.
     assert after.get("csrf_token") != session_of_value(app, before).get("csrf_token")
     stale = client.post("/account/password", data={"csrf_token": before_token})
@@ -79,6 +80,16 @@ def test_sign_in_starts_a_new_session(app, client, bureau):
     # The cookie held before signing in (planted or copied) never becomes a signed-in one.
     assert with_cookie(app, "session", before).get("/items/").status_code == 302
     assert client.get("/items/").status_code == 200
+
+
+def open_sign_in_keys(user) -> list[str]:
+    """The keys of the user's sign-ins still open (rows the cookies name)."""
+    from sqlalchemy import select
+
+    from tracker.extensions import db
+    from tracker.models import SignIn
+
+    return db.session.scalars(select(SignIn.key).where(SignIn.user_id == user.id)).all()
 
 
 def session_of_value(app: Flask, value: str) -> dict:
@@ -122,6 +133,75 @@ def test_sign_out_also_ends_remember_me(app, client, bureau):
     assert response.status_code == 302
     assert client.get_cookie("remember_token") is None  # deleted by the response
     assert client.get("/items/").headers["Location"].startswith("/login")
+
+
+# ---------------------------------------------------------------- copied cookies after sign-out
+
+
+def test_sign_out_refuses_a_copy_of_the_session_cookie_and_spares_other_browsers(
+    app, client, bureau
+):
+    chief = bureau.user(Role.CHIEF)
+    sign_in(client, chief.email)
+    elsewhere = app.test_client()
+    sign_in(elsewhere, chief.email)
+    copied = client.get_cookie("session").value
+    assert with_cookie(app, "session", copied).get("/items/").status_code == 200
+    assert len(open_sign_in_keys(chief)) == 2
+
+    post_form(client, "/logout", {}, form_url="/items/")
+    assert (
+        with_cookie(app, "session", copied).get("/items/").headers["Location"].startswith("/login")
+    )
+    assert elsewhere.get("/items/").status_code == 200  # the other computer's own sign-in
+    assert len(open_sign_in_keys(chief)) == 1
+
+
+def test_sign_out_refuses_a_copy_of_the_remember_cookie(app, client, bureau):
+    chief = bureau.user(Role.CHIEF)
+    sign_in(client, chief.email, remember="y")
+    copied = client.get_cookie("remember_token").value
+    assert with_cookie(app, "remember_token", copied).get("/items/").status_code == 200
+
+    post_form(client, "/logout", {}, form_url="/items/")
+    restored = with_cookie(app, "remember_token", copied).get("/items/")
+    assert restored.headers["Location"].startswith("/login")
+
+
+def test_idling_out_refuses_a_copy_kept_busy_elsewhere(app, client, bureau, clock, idle_minutes):
+    chief = bureau.user(Role.CHIEF)
+    sign_in(client, chief.email)
+    copy = with_cookie(app, "session", client.get_cookie("session").value)
+    clock.freeze(clock.now() + timedelta(minutes=20))
+    assert copy.get("/items/").status_code == 200  # the copy's own activity, 20 minutes in
+    clock.freeze(clock.now() + timedelta(minutes=11))
+    assert client.get("/items/").headers["Location"].startswith("/login")  # idled out
+    clock.freeze(clock.now() + timedelta(minutes=5))
+    # Idle for 16 minutes only by its own clock, but its sign-in has ended.
+    assert copy.get("/items/").headers["Location"].startswith("/login")
+
+
+def test_a_sign_in_ends_after_the_remember_days_however_active(
+    app, client, bureau, clock, monkeypatch
+):
+    lifetime = timedelta(days=14)  # the default TRACKER_REMEMBER_DAYS (tests run with more)
+    monkeypatch.setitem(app.config, "REMEMBER_COOKIE_DURATION", lifetime)
+    chief = bureau.user(Role.CHIEF)
+    sign_in(client, chief.email, remember="y")
+    clock.freeze(clock.now() + lifetime - timedelta(minutes=1))
+    assert client.get("/items/").status_code == 200
+    clock.freeze(clock.now() + timedelta(minutes=2))
+    assert client.get("/items/").headers["Location"].startswith("/login")
+
+
+def test_a_cookie_naming_no_sign_in_is_refused(app, bureau):
+    """As the cookies of sessions signed in before sign-ins were recorded: sign in again."""
+    chief = bureau.user(Role.CHIEF)
+    for cookie_id in (chief.session_token, f"{chief.session_token}.", f"{chief.session_token}.x"):
+        client = app.test_client()
+        with client.session_transaction() as session:
+            session["_user_id"] = cookie_id
+        assert client.get("/items/").headers["Location"].startswith("/login")
 
 
 # ---------------------------------------------------------------- idle timeout

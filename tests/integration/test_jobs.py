@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, select
 
 from tracker import jobs
-from tracker.models import ChecklistItem, JobRun, JobRunStatus
+from tracker.models import ChecklistItem, JobRun, JobRunStatus, Role
 
 
 def _counting_job(calls: list, fail: bool = False) -> jobs.Job:
@@ -115,6 +115,7 @@ def test_the_job_table_runs_items_reminders_then_dispatch(app):
         ("reminders", True),
         ("dispatch", False),
         ("clean_storage", True),
+        ("prune_sign_ins", True),
         ("refresh_statistics", True),
     ]
 
@@ -140,6 +141,23 @@ def test_storage_cleaning_removes_only_stale_temporary_files(app, db_session):
     assert storage.temp_files() == [fresh_path] and not stale_path.exists()
     stale.abort()  # what the killed process would have done: its file is gone already
     fresh.abort()
+
+
+def test_sign_ins_past_their_lifetime_are_deleted_nightly(app, db_session, bureau):
+    """Browsers closed without signing out leave their sign-in: gone once it could not be
+    used any more (older than TRACKER_REMEMBER_DAYS)."""
+    from tracker.models import SignIn
+    from tracker.services.sign_ins import open_sign_in
+
+    chief, night = bureau.user(Role.CHIEF), local(2, 40)
+    lifetime = app.config["REMEMBER_COOKIE_DURATION"]
+    open_sign_in(db_session, user=chief, now=night - lifetime - timedelta(seconds=1))
+    open_sign_in(db_session, user=chief, now=night - lifetime + timedelta(minutes=1))
+    kept = chief.sign_in_key
+    db_session.commit()
+    outcomes = jobs.run_due_jobs(night, [j for j in jobs.job_table() if j.name == "prune_sign_ins"])
+    assert [(o.status, o.summary) for o in outcomes] == [("done", {"sign_ins_removed": 1})]
+    assert db_session.scalars(select(SignIn.key)).all() == [kept]
 
 
 def test_planner_statistics_are_refreshed_nightly_on_sqlite(app, db_session, bureau):

@@ -6,20 +6,24 @@ only the language chosen on the sign-in page is carried over. Each request of a 
 refreshes the time of last activity kept in the session; once `TRACKER_IDLE_MINUTES` have passed
 without a request, the next one signs the user out and sends him to the sign-in page. "Remember
 me" is the user's explicit wish to stay signed in on that computer: such sessions are not timed
-out (the remember cookie still ends after `TRACKER_REMEMBER_DAYS`).
+out (the remember cookie still ends after `TRACKER_REMEMBER_DAYS`). Each sign-in is a row of its
+own (`services/sign_ins.py`), deleted at sign-out: copies of its cookies stop working then.
 """
 
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 
 from flask import Flask, current_app, flash, redirect, request, session, url_for
 from flask_babel import gettext as _
-from flask_login import login_user, logout_user, user_loaded_from_cookie
+from flask_login import current_user, login_user, logout_user, user_loaded_from_cookie
 
 from tracker.clock import now
+from tracker.extensions import db
 from tracker.i18n import SESSION_KEY as LOCALE_KEY
 from tracker.models import User
+from tracker.services.sign_ins import close_sign_in, open_sign_in
 
 SESSION_ID_KEY = "_sid"
 LAST_SEEN_KEY = "_last_seen"
@@ -46,8 +50,10 @@ def _fresh_session() -> None:
 
 
 def start_session(user: User, *, remember: bool) -> None:
-    """Sign the user in on a brand-new session (no fixation: nothing of the old one survives)."""
+    """Sign the user in on a brand-new session (no fixation: nothing of the old one survives),
+    recorded as a sign-in of its own (committed by the view)."""
     _fresh_session()
+    open_sign_in(db.session, user=user, now=now())
     login_user(user, remember=remember)
     session[SESSION_ID_KEY] = secrets.token_urlsafe(16)
     session[LAST_SEEN_KEY] = _epoch()
@@ -56,9 +62,17 @@ def start_session(user: User, *, remember: bool) -> None:
 
 
 def end_session() -> None:
-    """Sign out and forget the session (the language stays)."""
+    """Sign out, end the sign-in (committed by the caller) and forget the session (the
+    language stays)."""
+    if current_user.is_authenticated:
+        close_sign_in(db.session, user=current_user._get_current_object())
     logout_user()
     _fresh_session()
+
+
+def sign_in_lifetime() -> timedelta:
+    """How long a sign-in lasts at most, however active: as long as a remember cookie."""
+    return current_app.config["REMEMBER_COOKIE_DURATION"]
 
 
 def idle_limit_seconds() -> int:
@@ -86,10 +100,9 @@ def _check_idle():
             "You were signed out after %(minutes)d minutes without activity. Please sign in again.",
             minutes=limit // 60,
         )
-        from flask_login import current_user
-
         locale = getattr(current_user, "locale", None) if current_user else None
         end_session()
+        db.session.commit()
         if locale:
             session[LOCALE_KEY] = locale  # the sign-in page speaks his language too
         flash(message, "warning")

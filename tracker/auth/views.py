@@ -42,9 +42,10 @@ def login():
             now=now(),
             policy=_lockout_policy(),
         )
-        db.session.commit()  # failures and lock-outs are kept whatever happens next
         if result.outcome is SignInOutcome.OK:
             start_session(result.user, remember=form.remember.data)  # a new session, no fixation
+        db.session.commit()  # failures and lock-outs are kept whatever happens next
+        if result.outcome is SignInOutcome.OK:
             return redirect(safe_next(form.next.data))
         if result.outcome is SignInOutcome.LOCKED:
             flash(
@@ -76,8 +77,8 @@ def logout():
         object_id=current_user.id,
         at=now(),
     )
-    db.session.commit()
     end_session()
+    db.session.commit()
     flash(_("You have signed out."), "info")
     return redirect(url_for("auth.login"))
 

@@ -35,7 +35,7 @@ from tracker.models.review import Comment, EvidenceRemark, Review, ReviewDecisio
 from tracker.models.scheduling import JobRun, JobRunStatus
 from tracker.models.scoring import ScoreWeights
 from tracker.models.unit import Unit, UnitKind
-from tracker.models.user import Role, User
+from tracker.models.user import Role, SignIn, User
 
 __all__ = [
     "ApiToken",
@@ -78,6 +78,7 @@ __all__ = [
     "Role",
     "SampleResult",
     "ScoreWeights",
+    "SignIn",
     "Submission",
     "Trigger",
     "Unit",

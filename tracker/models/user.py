@@ -26,6 +26,30 @@ def new_session_token() -> str:
     return secrets.token_urlsafe(24)
 
 
+SIGN_IN_SEPARATOR = "."  # never in a URL-safe token
+
+
+class SignIn(Base):
+    """One browser signed in: its session and remember cookies carry the key.
+
+    Signing out (or idling out) deletes the row, so a copy of those cookies made before is
+    refused from then on; the user's other browsers keep theirs. A sign-in ends at the latest
+    after `TRACKER_REMEMBER_DAYS`, however active.
+    """
+
+    __tablename__ = "sign_in"
+
+    key: Mapped[str] = mapped_column(String(43), primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("user_account.id", ondelete="CASCADE"), index=True
+    )
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+def new_sign_in_key() -> str:
+    return secrets.token_urlsafe(32)  # 43 characters
+
+
 class User(UserMixin, Base):
     __tablename__ = "user_account"
 
@@ -38,8 +62,8 @@ class User(UserMixin, Base):
     active: Mapped[bool] = mapped_column(default=True)
     locale: Mapped[str | None] = mapped_column(String(8))
     password_hash: Mapped[str] = mapped_column(String(255))
-    # Flask-Login identifies the session by this token, not the id: rotating it on a password
-    # change or deactivation signs the user out everywhere.
+    # Sessions name the user by this token (and a sign-in's key), not the id: rotating it on a
+    # password change or deactivation signs the user out everywhere.
     session_token: Mapped[str] = mapped_column(String(64), unique=True, default=new_session_token)
     failed_logins: Mapped[int] = mapped_column(default=0)
     first_failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -49,8 +73,13 @@ class User(UserMixin, Base):
 
     unit: Mapped[Unit] = relationship(lazy="joined")
 
+    # The browser sign-in this object was loaded for (not a column): set when signing in and
+    # by the session loader, so that Flask-Login stores and checks both keys.
+    sign_in_key = None  # str | None; not annotated, which would make it a column
+
     def get_id(self) -> str:
-        return self.session_token
+        """What the session and remember cookies carry: the token and the sign-in's key."""
+        return f"{self.session_token}{SIGN_IN_SEPARATOR}{self.sign_in_key or ''}"
 
     @property
     def is_active(self) -> bool:  # Flask-Login refuses inactive users
