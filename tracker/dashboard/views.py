@@ -116,10 +116,11 @@ def _linked(groups: list[Figures], base: dict[str, Any]) -> list[Figures]:
     """The groups with the address of the list behind each of their figures, made once for
     the chart and the table."""
     for group in groups:
-        args = {**base, group.key: group.value}
+        total = _items_url({**base, group.key: group.value})  # never without a query string
+        # The status keys are plain words: appended as they are, not encoded once a link.
         group.links = {
-            "total": _items_url(args),
-            **{key: _items_url(args, status=key) for key in (*SEGMENT_KEYS, OVERDUE)},
+            "total": total,
+            **{key: f"{total}&status={key}" for key in (*SEGMENT_KEYS, OVERDUE)},
         }
     return groups
 
