@@ -67,7 +67,11 @@ def streams_files_to_storage(view: F) -> F:
 
 class _LargeReadFormDataParser(FormDataParser):
     """Werkzeug's form parser, reading a multipart body `read_size` bytes at a time (its own
-    `_parse_multipart` with the parser's buffer size, which it does not let callers set)."""
+    `_parse_multipart` with the parser's buffer size, which it does not let callers set).
+
+    A private method: Werkzeug is pinned in requirements.txt, and a test checks that an upgrade
+    still calls this one with the same arguments and parses alike.
+    """
 
     def __init__(self, *args: Any, read_size: int, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
