@@ -1,4 +1,5 @@
-"""WSGI entry point: `gunicorn wsgi:app` and `flask --app wsgi ...`."""
+"""WSGI entry point: `gunicorn wsgi:app` and `flask --app wsgi ...` (the scheduler and every
+command too, so the collector settings below apply to the reminder pass and exports as well)."""
 
 import gc
 
