@@ -15,7 +15,7 @@ from flask_login import current_user
 from flask_sqlalchemy.pagination import Pagination
 
 from tracker.clock import get_clock, today
-from tracker.dashboard import bp
+from tracker.dashboard import bp, charts
 from tracker.extensions import db
 from tracker.guards import requires
 from tracker.i18n import current_locale
@@ -206,6 +206,8 @@ def index():
         family_bars=_bars(by_family),
         unit_bars=_bars(by_unit),
         segments=[(s.value, STATUS_LABELS[s]) for s in SEGMENTS],
+        segment_fill=charts.LEGEND_FILL,
+        stacked_bars=charts.stacked_bars,
         family_labels=FAMILY_LABELS,
         on_time=overall_on_time,
         family_on_time={r.family.value: r for r in family_on_time},
