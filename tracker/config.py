@@ -103,7 +103,10 @@ class Config:
         self.REMEMBER_COOKIE_HTTPONLY = True
         self.REMEMBER_COOKIE_SAMESITE = "Lax"
         self.REMEMBER_COOKIE_SECURE = secure
-        self.REMEMBER_COOKIE_DURATION = timedelta(days=_int("TRACKER_REMEMBER_DAYS", 14))
+        remember_days = _int("TRACKER_REMEMBER_DAYS", 14)
+        if remember_days < 1:  # also how long any sign-in lasts: 0 would let nobody in
+            raise ValueError(f"TRACKER_REMEMBER_DAYS must be at least 1, not {remember_days}")
+        self.REMEMBER_COOKIE_DURATION = timedelta(days=remember_days)
         # A session cookie not rewritten for this long is refused (signed-in requests rewrite it).
         self.PERMANENT_SESSION_LIFETIME = timedelta(hours=8)
         # Signed-in web sessions end after this many minutes without a request (0: never);

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from flask import Flask
 
 from tests.factories import PASSWORD
 from tests.helpers import csrf_token, flashes, page, post_form
 from tracker.auth.session import LAST_SEEN_KEY, SESSION_ID_KEY
+from tracker.config import Config
 from tracker.models import Role
 
 IDLE_SIGNED_OUT = (
@@ -192,6 +194,16 @@ def test_a_sign_in_ends_after_the_remember_days_however_active(
     assert client.get("/items/").status_code == 200
     clock.freeze(clock.now() + timedelta(minutes=2))
     assert client.get("/items/").headers["Location"].startswith("/login")
+
+
+def test_remember_days_below_one_are_refused_at_start(monkeypatch, tmp_path):
+    """They are also the longest a sign-in lasts: zero days would let nobody stay signed in."""
+    monkeypatch.setenv("TRACKER_REMEMBER_DAYS", "0")
+    with pytest.raises(ValueError, match="TRACKER_REMEMBER_DAYS must be at least 1"):
+        Config(tmp_path)
+    monkeypatch.setenv("TRACKER_REMEMBER_DAYS", "1")
+    remembered_for = Config(tmp_path).REMEMBER_COOKIE_DURATION
+    assert remembered_for == timedelta(days=1)
 
 
 def test_a_cookie_naming_no_sign_in_is_refused(app, bureau):
