@@ -406,6 +406,9 @@ def run(args: argparse.Namespace) -> int:
             f"submitted, {stats.done['reviews']} reviewed ({stats.done['approvals']} approved, "
             f"{stats.done['returns']} returned); emails: {len(emails)} queued, "
             f"{sum(smtp.outbox_ids.values())} received by SMTP, {after['sent']} marked sent"
+            # The scheduler runs the real job table: from 09:00 Beijing time its daily reminder
+            # pass writes reminders of its own, sent (and checked) like the queued ones.
+            f" ({sum(smtp.outbox_ids.values()) - len(emails)} of them the scheduler's own)"
         )
         print(f"database added: {added}")
         print(verified.stdout.strip())

@@ -10,6 +10,7 @@ PostgreSQL server, so it runs in the PostgreSQL pass of `make test` (which CI al
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 
@@ -58,6 +59,11 @@ def test_topology_under_a_short_load(postgres_server, tmp_path):
     assert result.returncode == 0, output + logs
     assert "RESULT: PASS" in result.stdout
     assert "errors 0" in result.stdout
-    assert "emails: 50 queued, 50 received by SMTP, 50 marked sent" in result.stdout
+    # Every queued email arrived once (else no PASS); the scheduler's daily reminder pass adds
+    # its own when the run falls after 09:00 Beijing time.
+    emails = re.search(r"emails: 50 queued, (\d+) received by SMTP, (\d+) marked sent", output)
+    assert emails is not None, output
+    received, marked_sent = map(int, emails.groups())
+    assert received == marked_sent >= 50
     assert "Verification passed." in result.stdout
     assert "gunicorn: 2 workers" in result.stdout and "one `tracker scheduler` process" in output
