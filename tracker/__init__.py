@@ -78,11 +78,10 @@ def _register_extensions(app: Flask) -> None:
 def _configure_login(app: Flask, login_manager: Any) -> None:
     from flask_babel import lazy_gettext as _l
 
-    from tracker.auth.session import sign_in_lifetime
     from tracker.clock import now
     from tracker.extensions import db
     from tracker.models import User
-    from tracker.services.sign_ins import signed_in_user
+    from tracker.services.sign_ins import sign_in_lifetime, signed_in_user
 
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
@@ -92,7 +91,8 @@ def _configure_login(app: Flask, login_manager: Any) -> None:
 
     @login_manager.user_loader
     def load_user(cookie_id: str) -> User | None:
-        return signed_in_user(db.session, cookie_id, now=now(), lifetime=sign_in_lifetime())
+        lifetime = sign_in_lifetime(app.config)
+        return signed_in_user(db.session, cookie_id, now=now(), lifetime=lifetime)
 
 
 def _configure_sqlite(engine: Engine) -> None:

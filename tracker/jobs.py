@@ -92,10 +92,9 @@ def _clean_storage(_session: Session, _now: datetime) -> dict:
 
 def _prune_sign_ins(session: Session, now: datetime) -> dict:
     """Delete the sign-ins of browsers closed without signing out, once past their lifetime."""
-    from tracker.auth.session import sign_in_lifetime
-    from tracker.services.sign_ins import prune_sign_ins
+    from tracker.services.sign_ins import prune_sign_ins, sign_in_lifetime
 
-    removed = prune_sign_ins(session, now=now, lifetime=sign_in_lifetime())
+    removed = prune_sign_ins(session, now=now, lifetime=sign_in_lifetime(current_app.config))
     return {"sign_ins_removed": removed}
 
 

@@ -13,7 +13,6 @@ own (`services/sign_ins.py`), deleted at sign-out: copies of its cookies stop wo
 from __future__ import annotations
 
 import secrets
-from datetime import timedelta
 
 from flask import Flask, current_app, flash, redirect, request, session, url_for
 from flask_babel import gettext as _
@@ -68,11 +67,6 @@ def end_session() -> None:
         close_sign_in(db.session, user=current_user._get_current_object())
     logout_user()
     _fresh_session()
-
-
-def sign_in_lifetime() -> timedelta:
-    """How long a sign-in lasts at most, however active: as long as a remember cookie."""
-    return current_app.config["REMEMBER_COOKIE_DURATION"]
 
 
 def idle_limit_seconds() -> int:

@@ -7,13 +7,20 @@ signs out or idles out: copies of its cookies are refused, the user's other brow
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from tracker.models import SignIn, User
 from tracker.models.user import SIGN_IN_SEPARATOR, new_sign_in_key
+
+
+def sign_in_lifetime(config: Mapping[str, Any]) -> timedelta:
+    """How long a sign-in lasts at most, however active: as long as a remember cookie."""
+    return config["REMEMBER_COOKIE_DURATION"]
 
 
 def open_sign_in(session: Session, *, user: User, now: datetime) -> None:
