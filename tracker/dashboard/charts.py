@@ -33,11 +33,13 @@ ROW_HEIGHT, BAR_HEIGHT, TOP = 38, 20, 6
 TEXT_BASELINE = BAR_HEIGHT * 0.7
 MIN_LABELLED_WIDTH = 22  # a segment narrower than this shows its count only in its title
 LABEL_LENGTH = 16  # longer unit names are cut, with "…" (the full name is in every title)
+LABEL_LEEWAY = 5  # ... but not those at most this much longer (Jinja's truncate leeway)
+TEXT_FILL = "#212529"
 
 
 def _short(label: str) -> str:
-    """The name cut as Jinja's `truncate(16, true, '…')` cuts it (5 characters of leeway)."""
-    return label if len(label) <= LABEL_LENGTH + 5 else label[: LABEL_LENGTH - 1] + "…"
+    """The name cut as Jinja's `truncate(16, true, '…')` cut it in the template before."""
+    return label if len(label) <= LABEL_LENGTH + LABEL_LEEWAY else label[: LABEL_LENGTH - 1] + "…"
 
 
 def stacked_bars(
@@ -66,7 +68,7 @@ def stacked_bars(
             f'<g class="bar" data-{escape(bar["key"])}="{escape(bar["value"])}" '
             f'data-total="{bar["total"]}">'
             f'<text x="{LABEL_WIDTH - 8}" y="{y + TEXT_BASELINE}" text-anchor="end" '
-            f'fill="#212529">{escape(_short(bar["label"]))}</text>'
+            f'fill="{TEXT_FILL}">{escape(_short(bar["label"]))}</text>'
         )
         x = float(LABEL_WIDTH)
         for segment in bar["segments"]:
@@ -92,7 +94,7 @@ def stacked_bars(
             x += w
         out.append(
             f'<text x="{LABEL_WIDTH + BAR_WIDTH + 6}" y="{y + TEXT_BASELINE}" '
-            f'fill="#212529">{bar["total"]}</text>'
+            f'fill="{TEXT_FILL}">{bar["total"]}</text>'
         )
         overdue = bar["overdue"]
         if overdue["count"]:
