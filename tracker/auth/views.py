@@ -44,9 +44,9 @@ def login():
         )
         if result.outcome is SignInOutcome.OK:
             start_session(result.user, remember=form.remember.data)  # a new session, no fixation
-        db.session.commit()  # failures and lock-outs are kept whatever happens next
-        if result.outcome is SignInOutcome.OK:
+            db.session.commit()  # with the sign-in it records
             return redirect(safe_next(form.next.data))
+        db.session.commit()  # failures and lock-outs are kept whatever happens next
         if result.outcome is SignInOutcome.LOCKED:
             flash(
                 _(
