@@ -76,6 +76,7 @@ def _register_extensions(app: Flask) -> None:
 
 
 def _configure_login(app: Flask, login_manager: Any) -> None:
+    from flask import current_app
     from flask_babel import lazy_gettext as _l
 
     from tracker.clock import now
@@ -91,7 +92,9 @@ def _configure_login(app: Flask, login_manager: Any) -> None:
 
     @login_manager.user_loader
     def load_user(cookie_id: str) -> User | None:
-        lifetime = sign_in_lifetime(app.config)
+        # current_app, not `app`: the login manager is shared, and its loader is the one
+        # registered last, whichever app is serving.
+        lifetime = sign_in_lifetime(current_app.config)
         return signed_in_user(db.session, cookie_id, now=now(), lifetime=lifetime)
 
 
