@@ -55,7 +55,7 @@ format: $(VENV)/.dev
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-## Generate 10k/100k/1M-item bureaus and measure pages, reminders, upload, export, load (bench/README.md; BENCH_DATABASE_URL=postgresql+psycopg://… for PostgreSQL, emptied; BENCH_ARGS for more options).
+## Generate 10k/100k/1M-item bureaus and measure pages, reminders, upload, export, load (bench/README.md; BENCH_DATABASE_URL=postgresql+psycopg://…/bench for PostgreSQL: its bench_<scale> databases are emptied; BENCH_ARGS for more options).
 bench: $(VENV)/.runtime translations
 	$(BIN)/python bench/measure.py $(if $(BENCH_DATABASE_URL),--database-url "$(BENCH_DATABASE_URL)") $(BENCH_ARGS)
 

@@ -4,9 +4,11 @@ behind gunicorn's sync workers get (they close the connection after each respons
 from __future__ import annotations
 
 import http.client
+import random
 import re
 import statistics
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from http.cookies import SimpleCookie
 from urllib.parse import urlencode
@@ -105,22 +107,42 @@ def percentile(values: list[float], pct: float) -> float:
     return ordered[int(rank) - 1]
 
 
-def time_page(
-    port: int, path: str, headers: dict[str, str], *, repetitions: int, warmup: int = 10
-) -> Timing:
-    """GET the page `warmup` times unmeasured, then `repetitions` times measured.
+@dataclass(frozen=True)
+class Page:
+    """One page to time: where it is served, its address and the headers of its person."""
 
-    Ten warm-up requests: each of the server's workers must have served the page once (its
-    templates compiled, its SQL cached) or its first request is measured; which worker takes a
-    connection is the kernel's choice.
+    port: int
+    path: str
+    headers: dict[str, str]
+
+
+def time_pages(
+    pages: Sequence[Page], *, repetitions: int, warmup: int = 10, seed: int = 2026
+) -> list[Timing]:
+    """Time every page `repetitions` times, one request of each per round in a shuffled order.
+
+    The rounds interleave the pages (and the scales' servers): this shared host's speed drifts
+    by tens of percent within minutes, and a page timed minutes after its counterpart at
+    another scale carried that drift into their ratio. Shuffled, no page always follows the
+    same one.
+
+    The first `warmup` rounds are not measured: each of a server's workers must have served a
+    page once (its templates compiled, its SQL cached) or its first request is measured; which
+    worker takes a connection is the kernel's choice.
     """
-    timing = Timing(path)
+    timings = [Timing(page.path) for page in pages]
+    order = list(range(len(pages)))
+    shuffle = random.Random(seed).shuffle
     for n in range(warmup + repetitions):
-        started = time.perf_counter()
-        status, body, _response = request(port, "GET", path, headers)
-        elapsed = time.perf_counter() - started
-        if n >= warmup:
-            timing.statuses.append(status)
-            timing.seconds.append(elapsed)
-            timing.bytes = len(body)
-    return timing
+        shuffle(order)
+        for index in order:
+            page = pages[index]
+            started = time.perf_counter()
+            status, body, _response = request(page.port, "GET", page.path, page.headers)
+            elapsed = time.perf_counter() - started
+            if n >= warmup:
+                timing = timings[index]
+                timing.statuses.append(status)
+                timing.seconds.append(elapsed)
+                timing.bytes = len(body)
+    return timings

@@ -39,6 +39,28 @@ def flask(*args: str, env: dict[str, str]) -> str:
     return result.stdout
 
 
+def scale_url(url: str | None, scale: str, workdir: Path) -> str:
+    """The database of one scale: every scale keeps its own, so that their pages can be timed
+    side by side once all are built (see `measure.measure_pages`).
+
+    SQLite: a file per scale in the workdir. PostgreSQL: `<database>_<scale>` on the server of
+    `url`, created when missing (emptied by `prepare` like the rest).
+    """
+    if url is None:
+        return f"sqlite:///{workdir}/bench-{scale}.sqlite3"
+    given = sa.engine.make_url(url)
+    name = f"{given.database}_{scale}"
+    engine = sa.create_engine(given, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        found = connection.execute(
+            sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}
+        ).first()
+        if found is None:
+            connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    return given.set(database=name).render_as_string(hide_password=False)
+
+
 def empty(url: str) -> None:
     """Drop everything in the database (PostgreSQL schema, or the SQLite file)."""
     if url.startswith("sqlite"):

@@ -1,9 +1,10 @@
 """The bench harness (`make bench`): generate each scale, measure it, write JSON and a table.
 
-For each scale (10,000 → 100,000 → 1,000,000 items by default) the database is emptied, migrated,
-bootstrapped and generated, then served by gunicorn (2 sync workers on loopback) and every page is
-timed beside a bare Flask + Jinja "hello" page served the same way. At the largest scale the
-reminder pass, a large upload, the ledger export and throughput under load are measured too.
+For each scale (10,000 → 100,000 → 1,000,000 items by default) a database of its own is emptied,
+migrated, bootstrapped and generated. Then every scale is served by gunicorn (2 sync workers on
+loopback) and every page of every scale is timed, round after round, beside a bare Flask + Jinja
+"hello" page served the same way. At the largest scale the reminder pass, a large upload, the
+ledger export and throughput under load are measured too.
 
     python bench/measure.py                                  # SQLite in a temporary folder
     python bench/measure.py --database-url postgresql+psycopg://postgres@127.0.0.1:5432/bench
@@ -20,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,7 +33,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench import database, generate, upload  # noqa: E402
-from bench.client import Browser, percentile, time_page  # noqa: E402
+from bench.client import Browser, Page, percentile, time_pages  # noqa: E402
 from bench.ledger_export import export_vs_baseline  # noqa: E402
 from bench.load import throughput  # noqa: E402
 from bench.report import evaluate_targets, print_report  # noqa: E402
@@ -120,19 +122,42 @@ def _counts(url: str) -> dict[str, int]:
     return counts
 
 
-def measure_pages(port: int, token: str, url: str, repetitions: int) -> dict:
-    """Every page of PAGES, as its person, `repetitions` times each."""
+def _pages_of(port: int, token: str, url: str) -> dict[str, Page]:
+    """Every page of PAGES on one scale's server, as its person (signed in here)."""
     showcase, _open_item, year = _show_item(url)
     headers = {"token": {"Authorization": f"Bearer {token}"}}
     for email in {who for _name, who, _path in PAGES if who != "token"}:
         browser = Browser(port)
         browser.sign_in(email, PASSWORD)
         headers[email] = browser.headers()
-    pages = {}
-    for name, who, path in PAGES:
-        target = path.format(year=year, item=showcase)
-        pages[name] = time_page(port, target, headers[who], repetitions=repetitions).summary()
-    return pages
+    return {
+        name: Page(port, path.format(year=year, item=showcase), headers[who])
+        for name, who, path in PAGES
+    }
+
+
+def measure_pages(built: list[Built], repetitions: int) -> None:
+    """Every page of every scale and the hello page, timed in shared rounds.
+
+    Pages are timed with the page cache off: each request builds its page, which is what grows
+    (or not) with the data. The hello page is timed once per scale in each round, so that each
+    scale has its own floor measured beside its pages.
+    """
+    with ExitStack() as stack:
+        hello = stack.enter_context(gunicorn("bench.hello_app:app", built[0].env))
+        pages: list[tuple[Built, str, Page]] = []
+        for scale in built:
+            uncached = {**scale.env, "TRACKER_PAGE_CACHE_MB": "0"}
+            server = stack.enter_context(gunicorn("wsgi:app", uncached, check_path="/healthz"))
+            pages.append((scale, "hello", Page(hello.port, "/", {})))
+            for name, page in _pages_of(server.port, scale.token, scale.url).items():
+                pages.append((scale, name, page))
+        timings = time_pages([page for _s, _n, page in pages], repetitions=repetitions)
+    for (scale, name, _page), timing in zip(pages, timings, strict=True):
+        if name == "hello":
+            scale.result["hello"] = timing.summary()
+        else:
+            scale.result.setdefault("pages", {})[name] = timing.summary()
 
 
 def measure_reminders(env: dict[str, str], repetitions: int) -> dict:
@@ -189,9 +214,20 @@ def _checklist_throughput(port: int, path: str, options: Options) -> dict:
     )
 
 
-def measure_scale(name: str, options: Options, work: Path) -> dict:
-    """Build one scale's database and measure it; the largest scale measures everything."""
-    url = options.database_url or f"sqlite:///{work}/bench-{name}.sqlite3"
+@dataclass
+class Built:
+    """One scale's generated database, the environment of its app and its results so far."""
+
+    name: str
+    url: str
+    env: dict[str, str]
+    token: str  # the bench chief's API token
+    result: dict
+
+
+def build_scale(name: str, options: Options, work: Path) -> Built:
+    """Empty, migrate, bootstrap and generate one scale's own database."""
+    url = database.scale_url(options.database_url, name, work)
     instance = work / f"instance-{name}"
     shutil.rmtree(instance, ignore_errors=True)
     scale = generate.scale_named(name, items=options.items)
@@ -200,62 +236,49 @@ def measure_scale(name: str, options: Options, work: Path) -> dict:
     prepare_s = time.perf_counter() - started
     counts = generate.generate(url, scale, instance / "blobs")
     print(f"[{name}] generated {counts.items:,} items in {counts.seconds:.0f} s", flush=True)
-    # The city's gigabytes are still being written back to disk: measured at once, the first
-    # pages competed with that for the disk and the CPU.
-    os.sync()
     env = {
         **prepared.env,
         "TRACKER_API_RATE_LIMIT": "1000000 per minute",
         "TRACKER_RATELIMIT_LOGIN": "1000 per minute",
         "TRACKER_MAX_UPLOAD_MB": str(options.upload_mb + 16),
     }
-    largest = name == options.scales[-1]
-    token = prepared.token
     result: dict = {
         "scale": name,
         "prepare_s": round(prepare_s, 1),
         "generate_s": round(counts.seconds, 1),
         "counts": _counts(url),
     }
+    return Built(name, url, env, prepared.token, result)
+
+
+def measure_largest(scale: Built, options: Options, work: Path) -> None:
+    """Throughput, the upload, the reminder pass and the ledger export of the largest scale."""
+    env, result = scale.env, scale.result
+    checklist_path = result["pages"]["checklist"]["path"]
     with gunicorn("bench.hello_app:app", env) as hello:
-        result["hello"] = time_page(hello.port, "/", {}, repetitions=options.repetitions).summary()
-        if largest:
-            hello_load = throughput(
-                hello.port,
-                "/",
-                {},
-                connections=options.connections,
-                seconds=options.throughput_seconds,
-            )
-    # Pages are timed with the page cache off: each request builds its page, which is what
-    # grows (or not) with the data. Throughput is measured as shipped, with the cache, and
-    # without it for comparison.
+        hello_load = throughput(
+            hello.port, "/", {}, connections=options.connections, seconds=options.throughput_seconds
+        )
+    # Throughput is measured as shipped, with the page cache, and without it for comparison.
     uncached = {**env, "TRACKER_PAGE_CACHE_MB": "0"}
     with gunicorn("wsgi:app", uncached, check_path="/healthz") as server:
-        result["pages"] = measure_pages(server.port, token, url, options.repetitions)
-        checklist_path = result["pages"]["checklist"]["path"]
-        if largest:
-            print(f"[{name}] pages measured; throughput and upload next", flush=True)
-            checklist_uncached = _checklist_throughput(server.port, checklist_path, options)
-            result["upload"] = measure_upload(server, token, url, options, work)
-    if largest:
-        with gunicorn("wsgi:app", env, check_path="/healthz") as server:
-            result["throughput"] = {
-                "checklist": _checklist_throughput(server.port, checklist_path, options),
-                "checklist_uncached": checklist_uncached,
-                "hello": hello_load,
-            }
-    if largest:
-        print(f"[{name}] reminder pass and ledger export next", flush=True)
-        result["reminders"] = measure_reminders(env, options.reminder_repetitions)
-        result["ledger_export"] = export_vs_baseline(
-            url,
-            env,
-            year=generate.bureau_today().year - 1,
-            workdir=work,
-            repetitions=options.export_repetitions,
-        )
-    return result
+        checklist_uncached = _checklist_throughput(server.port, checklist_path, options)
+        result["upload"] = measure_upload(server, scale.token, scale.url, options, work)
+    with gunicorn("wsgi:app", env, check_path="/healthz") as server:
+        result["throughput"] = {
+            "checklist": _checklist_throughput(server.port, checklist_path, options),
+            "checklist_uncached": checklist_uncached,
+            "hello": hello_load,
+        }
+    print(f"[{scale.name}] reminder pass and ledger export next", flush=True)
+    result["reminders"] = measure_reminders(env, options.reminder_repetitions)
+    result["ledger_export"] = export_vs_baseline(
+        scale.url,
+        env,
+        year=generate.bureau_today().year - 1,
+        workdir=work,
+        repetitions=options.export_repetitions,
+    )
 
 
 def run(options: Options) -> dict:
@@ -270,6 +293,7 @@ def run(options: Options) -> dict:
         "machine": {"cpus": os.cpu_count(), "load_average_at_start": [round(x, 2) for x in load]},
         "settings": {
             "repetitions": options.repetitions,
+            "pages_timed": "interleaved: every page of every scale once per shuffled round",
             "gunicorn_workers": 2,
             "connections": options.connections,
             "throughput_seconds": options.throughput_seconds,
@@ -277,8 +301,14 @@ def run(options: Options) -> dict:
         "scales": {},
     }
     try:
-        for name in options.scales:
-            results["scales"][name] = measure_scale(name, options, work)
+        built = [build_scale(name, options, work) for name in options.scales]
+        # The city's gigabytes are still being written back to disk: measured at once, the
+        # first pages competed with that for the disk and the CPU.
+        os.sync()
+        measure_pages(built, options.repetitions)
+        print("pages measured; throughput, upload, reminders and export next", flush=True)
+        measure_largest(built[-1], options, work)
+        results["scales"] = {scale.name: scale.result for scale in built}
     finally:
         if options.workdir is None:
             shutil.rmtree(work, ignore_errors=True)
@@ -299,7 +329,7 @@ def remeasure_extras(options: Options) -> dict:
     assert options.workdir is not None and options.out is not None
     results = json.loads(options.out.read_text())
     name = options.scales[-1]
-    url = options.database_url or f"sqlite:///{options.workdir}/bench-{name}.sqlite3"
+    url = database.scale_url(options.database_url, name, options.workdir)
     env = database.app_env(url, options.workdir / f"instance-{name}")
     scale = results["scales"][name]
     scale.setdefault("first_run", {k: scale[k] for k in ("reminders", "ledger_export")})
@@ -319,7 +349,9 @@ def remeasure_extras(options: Options) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--database-url", help="PostgreSQL URL (emptied!); default SQLite")
+    parser.add_argument(
+        "--database-url", help="PostgreSQL URL: its <database>_<scale> are emptied; default SQLite"
+    )
     parser.add_argument(
         "--scales", default="small,medium,city", help="comma-separated: small, medium, city, custom"
     )
