@@ -9,6 +9,7 @@ date or instant boundaries computed from it, never one query per item.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
@@ -235,15 +236,22 @@ def _count_and_bound(session: Session, counted: Any) -> tuple[int, list[Any]]:
     Counted per due date (a fortnight's dates at most): the sum is the count, and the first
     items fall on or before the date where the running sum reaches LIST_LIMIT. PostgreSQL
     sorted every item due soon to list ten (4,800 in a city); bounded, a day's items.
+
+    Counted per (status, due date), the order of the index the count reads, and added up per
+    date here: grouped by date alone, PostgreSQL sorted the city's 6,000 entries first (1.5 of
+    its 1.9 ms).
     """
-    per_day = session.execute(
-        counted.with_only_columns(ChecklistItem.due_date, func.count())
-        .group_by(ChecklistItem.due_date)
-        .order_by(ChecklistItem.due_date)
-    ).all()
-    last_day = _last_listed_day(per_day)
+    per_status_and_day = session.execute(
+        counted.with_only_columns(ChecklistItem.status, ChecklistItem.due_date, func.count())
+        .group_by(ChecklistItem.status, ChecklistItem.due_date)
+        .order_by(ChecklistItem.status, ChecklistItem.due_date)
+    )
+    per_day: Counter[date] = Counter()
+    for _status, day, count in per_status_and_day:
+        per_day[day] += count
+    last_day = _last_listed_day(sorted(per_day.items()))
     bound = [ChecklistItem.due_date <= last_day] if last_day is not None else []
-    return sum(n for _day, n in per_day), bound
+    return sum(per_day.values()), bound
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ use it; the page asks for the family totals and for one page of units at a time.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -250,23 +250,56 @@ def _past_due_by_family(
     Overdue items are still owed (open or returned); late ones also include those waiting for
     review. Both come from one read of the (status, year, due date) index: few items.
     """
-    stmt = (
-        select(
-            Requirement.family,
-            func.count(when((ChecklistItem.is_overdue(today), 1))),  # the model's rule
-            func.count(),
-        )
-        .select_from(ChecklistItem)
-        .join(Requirement, Requirement.id == ChecklistItem.requirement_id)
-        .where(
+    stmt = _per_family(
+        func.count(when((ChecklistItem.is_overdue(today), 1))),  # the model's rule
+        func.count(),
+        where=(
             year_condition(year),
             ChecklistItem.status.in_(NOT_APPROVED),
             ChecklistItem.due_date < today,
-        )
-        .group_by(Requirement.family)
+        ),
+        scope=scope,
+        unit_ids=None,
     )
-    stmt = _narrowed(stmt, ChecklistItem.unit_id, scope=scope, unit_ids=None)
     return {Family(f): (int(overdue), int(late)) for f, overdue, late in session.execute(stmt)}
+
+
+def _per_family(
+    *counts: Any,
+    where: Sequence[Any],
+    group: Sequence[Any] = (),
+    scope: Any,
+    unit_ids: Collection[int] | None,
+) -> Any:
+    """`counts` of the items meeting `where`, per (`group`, family), in that column order.
+
+    Counted per requirement first and only then joined with the requirements (a few dozen
+    rows) for their family: joined item by item, the join and a GROUP BY on the family's text
+    cost PostgreSQL twice the count (a city year's 2,100 past-due items: 1.9 → 1.0 ms).
+    """
+    per_requirement = _narrowed(
+        select(
+            *group,
+            ChecklistItem.requirement_id,
+            *(count.label(f"count_{n}") for n, count in enumerate(counts)),
+        )
+        .where(*where)
+        .group_by(*group, ChecklistItem.requirement_id),
+        ChecklistItem.unit_id,
+        scope=scope,
+        unit_ids=unit_ids,
+    ).subquery()
+    keys = [per_requirement.c[column.key] for column in group]
+    return (
+        select(
+            *keys,
+            Requirement.family,
+            *(func.sum(per_requirement.c[f"count_{n}"]) for n in range(len(counts))),
+        )
+        .select_from(per_requirement)
+        .join(Requirement, Requirement.id == per_requirement.c.requirement_id)
+        .group_by(*keys, Requirement.family)
+    )
 
 
 def units_with_items(
@@ -330,14 +363,13 @@ def _overdue(
 ) -> dict[tuple[Any, ...], int]:
     """Overdue items per (`group`, family): owed and past due, few, read from the (status,
     year, due date) index (a join with the units would have SQLite probe them one by one)."""
-    stmt = (
-        select(*group, Requirement.family, func.count())
-        .select_from(ChecklistItem)
-        .join(Requirement, Requirement.id == ChecklistItem.requirement_id)
-        .where(year_condition(year), ChecklistItem.is_overdue(today))
-        .group_by(*group, Requirement.family)
+    stmt = _per_family(
+        func.count(),
+        where=(year_condition(year), ChecklistItem.is_overdue(today)),
+        group=group,
+        scope=scope,
+        unit_ids=unit_ids,
     )
-    stmt = _narrowed(stmt, ChecklistItem.unit_id, scope=scope, unit_ids=unit_ids)
     return {(*keys, Family(family)): int(n) for *keys, family, n in session.execute(stmt)}
 
 
