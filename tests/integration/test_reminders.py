@@ -368,6 +368,23 @@ def test_digest_content_in_english(app, db_session, bureau, timeline):
         assert not CJK.search(body.replace(staff.name, "")), CJK.findall(body)
 
 
+def test_markup_in_titles_and_names_is_escaped_in_html_and_kept_in_text(
+    app, db_session, bureau, timeline
+):
+    chief, staff = bureau.user(Role.CHIEF), bureau.user(Role.STAFF)
+    title = '<script>alert("x")</script> & <b>法制审核</b>'
+    timeline["F"].requirement.title_zh = title  # F: the staff's, 4 working days late on 10-14
+    staff.name = "<i>李四</i> & co"
+    db_session.commit()
+    run(db_session, date(2026, 10, 14))
+    msg = message(db_session, chief, "escalation_chief", date(2026, 10, 14))
+    assert title in msg.body_text and staff.name in msg.body_text
+    assert "<script>" not in msg.body_html and "<i>李四" not in msg.body_html
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; &lt;b&gt;" in msg.body_html
+    cells = [td.get_text() for td in page_of(msg.body_html).select("tr[data-item-id] td")]
+    assert any(title in cell for cell in cells) and staff.name in cells
+
+
 def test_escalation_lists_assignees(app, db_session, bureau, timeline):
     chief, staff = bureau.user(Role.CHIEF), bureau.user(Role.STAFF)
     chief.locale = "en"
