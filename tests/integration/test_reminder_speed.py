@@ -10,13 +10,15 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import Column, select
+from sqlalchemy.sql import visitors
 
 from tests.factories import make_case, make_item, make_requirement, make_user
 from tests.factories import seed_official_holidays as seed_holidays
 from tests.helpers import count_statements
-from tracker.models import Notification, Role
+from tracker.models import ChecklistItem, Notification, Role
 from tracker.services import reminders
+from tracker.services.reminders import planning
 
 CST = timedelta(hours=8)
 
@@ -124,3 +126,49 @@ def test_owed_items_come_in_due_order_whatever_order_the_database_gives(
     assert counter.count == 1
     expected = sorted(made, key=lambda item: (item.due_date, item.id))
     assert [(i.id, i.due_date) for i in owed] == [(i.id, i.due_date) for i in expected]
+
+
+def _item_columns(statement) -> set[str]:
+    """The checklist_item columns a statement reads anywhere (selected, joined on, filtered)."""
+    table = ChecklistItem.__table__
+    return {
+        element.name
+        for element in visitors.iterate(statement)
+        if isinstance(element, Column) and element.table is table
+    }
+
+
+def _index_columns(name: str) -> set[str]:
+    (index,) = [i for i in ChecklistItem.__table__.indexes if i.name == name]
+    return {column.name for column in index.columns}
+
+
+# Each read of the pass, run on an empty database, and the index it starts from.
+PASS_READS = {
+    "owed": (
+        lambda session: planning._owed_items(session, until=date(2026, 12, 31), units={}),
+        "ix_checklist_item_status_due",
+    ),
+    "waiting": (
+        lambda session: planning._waiting_submissions(
+            session, before=datetime(2026, 12, 31, tzinfo=UTC)
+        ),
+        "ix_checklist_item_status_submitted",
+    ),
+}
+
+
+@pytest.mark.parametrize("read", PASS_READS)
+def test_the_pass_reads_items_from_its_indexes_alone(db_session, read, monkeypatch):
+    """Every item column the pass reads is in the index its read starts from (migration
+    0018): a column added to the pass's rows without its index reads a million-item table
+    row by row again, from disk on a cold morning."""
+    run_read, index = PASS_READS[read]
+    statements = []
+    execute = db_session.execute
+    monkeypatch.setattr(
+        db_session, "execute", lambda stmt, *a, **k: statements.append(stmt) or execute(stmt)
+    )
+    run_read(db_session)
+    (statement,) = statements
+    assert _item_columns(statement) <= _index_columns(index)
