@@ -238,8 +238,8 @@ def _count_and_bound(session: Session, counted: Any) -> tuple[int, list[Any]]:
     sorted every item due soon to list ten (4,800 in a city); bounded, a day's items.
 
     Counted per (status, due date), the order of the index the count reads, and added up per
-    date here: grouped by date alone, PostgreSQL sorted the city's 6,000 entries first (1.5 of
-    its 1.9 ms).
+    date here: grouped by date alone, PostgreSQL sorted the city's 6,000 entries first (1.2 ms
+    instead of 1.0).
     """
     per_status_and_day = session.execute(
         counted.with_only_columns(ChecklistItem.status, ChecklistItem.due_date, func.count())
