@@ -167,7 +167,9 @@ def test_the_pass_reads_items_from_its_indexes_alone(db_session, read, monkeypat
     statements = []
     execute = db_session.execute
     monkeypatch.setattr(
-        db_session, "execute", lambda stmt, *a, **k: statements.append(stmt) or execute(stmt)
+        db_session,
+        "execute",
+        lambda stmt, *args, **kw: statements.append(stmt) or execute(stmt, *args, **kw),
     )
     run_read(db_session)
     (statement,) = statements

@@ -304,9 +304,9 @@ class Renderer:
 
 
 # A line's rows in the emails, made here rather than by a Jinja macro: a city's pass renders
-# about 20,000 of them a language, and the macro calls (argument binding, an attribute lookup
-# through the environment per field) were a third of the pass. digest.txt and digest.html
-# paste them in.
+# thousands of them, and the macro calls (argument binding, an attribute lookup through the
+# environment per field) cost twice these functions, about a third of the pass. digest.txt
+# and digest.html paste them in.
 
 
 def _text_row(row: _Row, labels: _Labels, *, with_assignee: bool) -> str:
