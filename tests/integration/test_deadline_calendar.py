@@ -138,7 +138,8 @@ def test_an_uncovered_year_is_flagged(admin_client, october):
     assert soup.select_one("#calendar-uncovered") is not None
 
 
-def test_invalid_month_falls_back_to_this_month(admin_client, october):
+def test_invalid_month_falls_back_to_this_month(admin_client, october, clock):
+    # "This month" is the bureau's clock's (frozen on 2 November 2026), not the machine's.
     soup = page(admin_client.get("/dashboard/deadlines?month=nonsense"))
     assert "2026年11月" in soup.select_one("#month-title").get_text()
 
